@@ -1,0 +1,19 @@
+//! The contract of each step, as async functions over the step's binaries. A step's
+//! `tests/` calls every function of its own step and of the steps before it, since each
+//! step keeps what the previous ones did.
+
+pub mod step1;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// Asserts an error response: the status, and a JSON body `{ "error": "<non-empty text>" }`.
+#[track_caller]
+pub fn assert_json_error(what: &str, (status, body): &(StatusCode, Value), expected: StatusCode) {
+    assert_eq!(*status, expected, "{what}: unexpected status, body {body}");
+    let message = body.get("error").and_then(Value::as_str);
+    assert!(
+        message.is_some_and(|text| !text.trim().is_empty()),
+        "{what}: expected {{\"error\": \"...\"}}, got {body}"
+    );
+}

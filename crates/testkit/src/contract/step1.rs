@@ -1,0 +1,633 @@
+//! Step 1: the service itself. Users are created, cached and read; each new user gets one
+//! `user.created` event and one welcome email; bad input gets clear JSON errors; Valkey,
+//! Kafka and Postgres outages are handled as documented; shutdown is graceful.
+
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::assert_json_error;
+use crate::{ServiceProcess, SpawnOptions, Stack, StackOptions, StepBinaries, TcpProxy, services};
+
+const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn user_id(body: &Value) -> i64 {
+    body["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no numeric id in {body}"))
+}
+
+async fn redis_connection() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(services::redis_url())
+        .expect("valid TEST_REDIS_URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("cannot connect to the test Valkey")
+}
+
+/// Create → 201 (with Location) → read back → cached (write-through) → a read is served from
+/// the cache → after eviction a read fills the cache again → unknown id is 404.
+pub async fn users_are_created_cached_and_read(binaries: &StepBinaries) {
+    let stack = Stack::start(binaries, StackOptions::default()).await;
+
+    let response = stack
+        .send(stack.http.post(stack.user_url("/users")).json(&json!({
+            "name": "  Ada Lovelace ", "email": "Ada@Example.com"
+        })))
+        .await;
+    assert_eq!(response.0, StatusCode::CREATED, "create: {}", response.1);
+    let created = response.1;
+    let id = user_id(&created);
+    assert_eq!(created["name"], "Ada Lovelace", "name is trimmed");
+    assert_eq!(created["email"], "ada@example.com", "email is lower-cased");
+    assert!(created["created_at"].is_string(), "created_at in {created}");
+
+    let (status, fetched) = stack.get(&format!("/users/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{fetched}");
+    assert_eq!(fetched, created, "GET returns what POST returned");
+
+    // Write-through: the user is in Valkey right after the create.
+    let mut redis = redis_connection().await;
+    let key = format!("{}:user:{id}", stack.cache_prefix);
+    let cached: Option<String> = redis.get(&key).await.expect("GET from Valkey");
+    let cached: Value = serde_json::from_str(&cached.unwrap_or_else(|| panic!("{key} not cached")))
+        .expect("cached JSON");
+    assert_eq!(cached, created);
+    let ttl: i64 = redis.ttl(&key).await.expect("TTL");
+    assert!(ttl > 0, "cached users expire (TTL {ttl})");
+
+    // A read is served from the cache: change the cached copy and see it come back.
+    let mut altered = cached.clone();
+    altered["name"] = json!("from the cache");
+    let _: () = redis.set(&key, altered.to_string()).await.expect("SET");
+    let (_, fetched) = stack.get(&format!("/users/{id}")).await;
+    assert_eq!(
+        fetched["name"], "from the cache",
+        "a cache hit does not query Postgres"
+    );
+
+    // After eviction the read goes to Postgres and fills the cache again.
+    let _: () = redis.del(&key).await.expect("DEL");
+    let (status, fetched) = stack.get(&format!("/users/{id}")).await;
+    assert_eq!((status, &fetched), (StatusCode::OK, &created));
+    let refilled: Option<String> = redis.get(&key).await.expect("GET");
+    assert!(refilled.is_some(), "a miss fills the cache");
+
+    let unknown = stack.get(&format!("/users/{}", id + 1000)).await;
+    assert_json_error("unknown id", &unknown, StatusCode::NOT_FOUND);
+
+    let (user_exit, email_exit) = stack.stop().await;
+    assert!(
+        user_exit.success() && email_exit.success(),
+        "exit codes {user_exit} {email_exit}"
+    );
+}
+
+/// Every new user gets exactly one `user.created` event (key = id, JSON body) and exactly
+/// one welcome email; the outbox is empty afterwards.
+pub async fn each_user_gets_one_event_and_one_welcome_email(binaries: &StepBinaries) {
+    let stack = Stack::start(binaries, StackOptions::default()).await;
+    let mut ids = Vec::new();
+    for (name, email) in [
+        ("Grace Hopper", "grace@example.com"),
+        ("Alan Turing", "alan@example.com"),
+        ("Barbara Liskov", "barbara@example.com"),
+    ] {
+        let (status, body) = stack.create_user(name, email).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(user_id(&body));
+    }
+    // A rejected duplicate must not produce an event.
+    let duplicate = stack.create_user("Grace again", "grace@example.com").await;
+    assert_json_error("duplicate", &duplicate, StatusCode::CONFLICT);
+
+    let emails = stack.wait_for_emails(3, EVENT_TIMEOUT).await;
+    let mut recipients: Vec<&str> = emails.iter().filter_map(|e| e["to"].as_str()).collect();
+    recipients.sort_unstable();
+    assert_eq!(
+        recipients,
+        [
+            "alan@example.com",
+            "barbara@example.com",
+            "grace@example.com"
+        ]
+    );
+    assert!(
+        emails.iter().all(|e| e["subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Welcome"))),
+        "{emails:?}"
+    );
+
+    let events = stack.topic.read(3, EVENT_TIMEOUT).await;
+    let mut keys: Vec<i64> = events
+        .iter()
+        .map(|event| {
+            let key = event.key.as_deref().expect("events are keyed");
+            let payload: Value = serde_json::from_str(event.payload.as_deref().expect("payload"))
+                .expect("JSON event");
+            assert_eq!(
+                payload["id"].to_string(),
+                key,
+                "key is the user id: {payload}"
+            );
+            key.parse().expect("numeric key")
+        })
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys, ids,
+        "one event per created user, none for the duplicate"
+    );
+
+    // No duplicates arrive later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stack.sent_emails().await.len(), 3, "one email per user");
+    assert_eq!(stack.topic.read(4, Duration::from_secs(2)).await.len(), 3);
+    assert_eq!(stack.database.count("outbox").await, 0, "outbox drained");
+
+    let (user_exit, email_exit) = stack.stop().await;
+    assert!(user_exit.success() && email_exit.success());
+}
+
+/// Bad input gets a JSON error with the right status; never a 500, never a panic.
+pub async fn bad_input_gets_clear_json_errors(binaries: &StepBinaries) {
+    let stack = Stack::start(binaries, StackOptions::default()).await;
+    let (status, body) = stack.create_user("Ada", "ada@example.com").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let post_raw = |body: String| {
+        stack
+            .http
+            .post(stack.user_url("/users"))
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let cases: Vec<(&str, reqwest::RequestBuilder, StatusCode)> = vec![
+        (
+            "non-numeric id",
+            stack.http.get(stack.user_url("/users/abc")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "negative id",
+            stack.http.get(stack.user_url("/users/-3")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "huge id",
+            stack
+                .http
+                .get(stack.user_url("/users/99999999999999999999")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "unknown id",
+            stack.http.get(stack.user_url("/users/424242")),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "malformed JSON",
+            post_raw(r#"{"name": "Ada""#.into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "not JSON at all",
+            post_raw("name=Ada".into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "missing email",
+            post_raw(r#"{"name": "Ada"}"#.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "missing name",
+            post_raw(r#"{"email": "x@example.com"}"#.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "name of wrong type",
+            post_raw(r#"{"name": 42, "email": "x@example.com"}"#.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "empty name",
+            post_raw(r#"{"name": " ", "email": "x@example.com"}"#.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "invalid email",
+            post_raw(r#"{"name": "Ada", "email": "ada"}"#.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "duplicate email",
+            post_raw(r#"{"name": "Ada", "email": "ADA@example.com"}"#.into()),
+            StatusCode::CONFLICT,
+        ),
+        (
+            "body over 64 KiB",
+            post_raw(format!(
+                r#"{{"name": "{}", "email": "big@example.com"}}"#,
+                "a".repeat(70_000)
+            )),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "no content type",
+            stack
+                .http
+                .post(stack.user_url("/users"))
+                .body(r#"{"name":"A","email":"a@b.co"}"#),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "unknown route",
+            stack.http.get(stack.user_url("/nope")),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "wrong method",
+            stack.http.delete(stack.user_url("/users/1")),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            "bad query parameter",
+            stack.http.get(stack.user_url("/demo/work?delay_ms=soon")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "status out of range",
+            stack.http.get(stack.user_url("/demo/work?status=99")),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (what, request, expected) in cases {
+        let response = stack.send(request).await;
+        assert_json_error(what, &response, expected);
+    }
+
+    let (status, _) = stack.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK, "still serving after bad input");
+    assert_eq!(
+        stack.user_service.count_lines("panicked"),
+        0,
+        "{}",
+        stack.user_service.output()
+    );
+    let (user_exit, email_exit) = stack.stop().await;
+    assert!(user_exit.success() && email_exit.success());
+}
+
+/// Demo endpoints answer as documented: `?status=`, `?delay_ms=`, and a real 500.
+pub async fn demo_endpoints_work(binaries: &StepBinaries) {
+    let stack = Stack::start(binaries, StackOptions::default()).await;
+
+    let started = Instant::now();
+    let (status, body) = stack.get("/demo/work?delay_ms=300").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(290),
+        "delay_ms is honoured"
+    );
+
+    let (status, body) = stack.get("/demo/work?status=503").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+
+    let error = stack.get("/demo/error").await;
+    assert_json_error("demo error", &error, StatusCode::INTERNAL_SERVER_ERROR);
+
+    for path in ["/demo/cpu?ms=50", "/demo/memory?mb=4", "/demo/logs"] {
+        let (status, body) = stack.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let too_much = stack.get("/demo/memory?mb=100000").await;
+    assert_json_error("memory cap", &too_much, StatusCode::BAD_REQUEST);
+    stack.stop().await;
+}
+
+/// Valkey goes down mid-run: reads are served from Postgres without added latency, the
+/// outage is logged once (not once per request), readiness says so, and the cache is used
+/// again when Valkey is back.
+pub async fn valkey_outage_falls_back_to_postgres(binaries: &StepBinaries) {
+    let proxy = TcpProxy::start(&services::host_port(&services::redis_url())).await;
+    let options = StackOptions {
+        redis_url: Some(format!("redis://{}", proxy.address())),
+        ..StackOptions::default()
+    };
+    let stack = Stack::start(binaries, options).await;
+    let (status, body) = stack
+        .create_user("Edsger Dijkstra", "edsger@example.com")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let path = format!("/users/{}", user_id(&body));
+
+    proxy.set_down(true);
+    for _ in 0..10 {
+        let started = Instant::now();
+        let (status, fetched) = stack.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "read during the outage: {fetched}");
+        assert_eq!(fetched["email"], "edsger@example.com");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a cache outage must not stall reads ({:?})",
+            started.elapsed()
+        );
+    }
+    let (status, ready) = stack.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["postgres"], "ok");
+    assert_ne!(ready["valkey"], "ok");
+    let (status, created) = stack.create_user("Tony Hoare", "tony@example.com").await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "writes work without the cache: {created}"
+    );
+
+    let outage_lines = stack.user_service.count_lines("Valkey at");
+    assert_eq!(
+        outage_lines,
+        1,
+        "the outage is logged once, not per request:\n{}",
+        stack.user_service.output()
+    );
+
+    proxy.set_down(false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = stack.get("/readyz").await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Valkey never came back:\n{}",
+            stack.user_service.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stack
+        .user_service
+        .wait_for_line("reachable again", Duration::from_secs(5))
+        .await;
+    let (status, _) = stack.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    let (user_exit, _) = stack.stop().await;
+    assert!(user_exit.success());
+}
+
+/// Kafka is down: users are still created (201) and their events wait in the outbox; no
+/// event exists for a user that does not. When the service runs again with Kafka, every
+/// waiting event is published exactly once and every user gets their email.
+pub async fn kafka_outage_keeps_users_and_events_consistent(binaries: &StepBinaries) {
+    let dead_brokers = format!("127.0.0.1:{}", services::closed_port());
+    let down = StackOptions {
+        kafka_brokers: Some(dead_brokers),
+        ..StackOptions::default()
+    };
+    let mut stack = Stack::start(binaries, down).await;
+    let mut ids = Vec::new();
+    for (name, email) in [
+        ("Ken Thompson", "ken@example.com"),
+        ("Dennis Ritchie", "dmr@example.com"),
+    ] {
+        let started = Instant::now();
+        let (status, body) = stack.create_user(name, email).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "create while Kafka is down: {body}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "Kafka is not on the request path"
+        );
+        ids.push(user_id(&body));
+    }
+    let duplicate = stack.create_user("Ken", "ken@example.com").await;
+    assert_json_error("duplicate", &duplicate, StatusCode::CONFLICT);
+
+    stack
+        .user_service
+        .wait_for_line("Kafka at", Duration::from_secs(20))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stack.database.count("users").await, 2);
+    assert_eq!(
+        stack.database.count("outbox").await,
+        2,
+        "one waiting event per user"
+    );
+    assert!(
+        stack.topic.read(1, Duration::from_secs(1)).await.is_empty(),
+        "nothing published"
+    );
+    assert_eq!(
+        stack.user_service.count_lines("Kafka at"),
+        1,
+        "the outage is logged once:\n{}",
+        stack.user_service.output()
+    );
+
+    let exit = stack.user_service.stop(Duration::from_secs(15)).await;
+    assert!(exit.success(), "stops cleanly while Kafka is down: {exit}");
+    stack.restart_user_service(&StackOptions::default()).await;
+
+    let emails = stack.wait_for_emails(2, EVENT_TIMEOUT).await;
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    let events = stack.topic.read(2, EVENT_TIMEOUT).await;
+    let mut keys: Vec<i64> = events
+        .iter()
+        .filter_map(|event| event.key.as_deref()?.parse().ok())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys, ids,
+        "every waiting event published, each names an existing user"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stack.database.count("outbox").await > 0 {
+        assert!(Instant::now() < deadline, "outbox not drained");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        stack.topic.read(3, Duration::from_secs(2)).await.len(),
+        2,
+        "no duplicates"
+    );
+    stack.stop().await;
+}
+
+/// Postgres unreachable at start: one clear error naming the URL and how to start it, exit
+/// code 1; an invalid variable: exit code 2 naming the variable.
+pub async fn start_up_errors_are_clear(binaries: &StepBinaries) {
+    let port = services::closed_port();
+    let mut process = ServiceProcess::spawn(
+        SpawnOptions::new("user-service", &binaries.user_service, "USER_SERVICE_ADDR")
+            .env(
+                "DATABASE_URL",
+                format!("postgres://postgres:secret@127.0.0.1:{port}/users"),
+            )
+            .ready_path(None),
+    )
+    .await;
+    let status = process.wait_exit(Duration::from_secs(20)).await;
+    let output = process.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains(&format!(
+            "cannot reach Postgres at postgres://postgres:***@127.0.0.1:{port}/users"
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains("make services"),
+        "says how to start it: {output}"
+    );
+    assert!(
+        !output.contains("secret"),
+        "the password is not printed: {output}"
+    );
+    assert_eq!(
+        output.matches("cannot reach Postgres").count(),
+        1,
+        "said once: {output}"
+    );
+
+    let mut process = ServiceProcess::spawn(
+        SpawnOptions::new("user-service", &binaries.user_service, "USER_SERVICE_ADDR")
+            .env("CACHE_TTL_SECONDS", "soon")
+            .ready_path(None),
+    )
+    .await;
+    let status = process.wait_exit(Duration::from_secs(10)).await;
+    let output = process.output();
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(output.contains("CACHE_TTL_SECONDS"), "{output}");
+
+    let mut process = ServiceProcess::spawn(
+        SpawnOptions::new(
+            "email-service",
+            &binaries.email_service,
+            "EMAIL_SERVICE_ADDR",
+        )
+        .env("EMAIL_FAILURE_RATE", "1.5")
+        .ready_path(None),
+    )
+    .await;
+    let status = process.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(2), "{}", process.output());
+    assert!(process.output().contains("EMAIL_FAILURE_RATE"));
+}
+
+/// SIGTERM while a request is in flight: the request completes, then the process exits 0.
+pub async fn shutdown_is_graceful(binaries: &StepBinaries) {
+    let stack = Stack::start(binaries, StackOptions::default()).await;
+    let slow = stack
+        .http
+        .get(stack.user_url("/demo/work?delay_ms=1500"))
+        .timeout(Duration::from_secs(10))
+        .send();
+    let slow = tokio::spawn(slow);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack.user_service.terminate();
+    let response = slow
+        .await
+        .expect("join")
+        .expect("in-flight request completes");
+    assert_eq!(response.status(), StatusCode::OK);
+    let started = Instant::now();
+    let (user_exit, email_exit) = stack.stop().await;
+    assert!(user_exit.success(), "user-service exit: {user_exit}");
+    assert!(email_exit.success(), "email-service exit: {email_exit}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// The email-service on its own: 202 for a valid email, 422 for an invalid one, 503 for
+/// every call with `EMAIL_FAILURE_RATE=1`.
+pub async fn email_service_accepts_and_fails_on_demand(binaries: &StepBinaries) {
+    let http = reqwest::Client::new();
+    let service = ServiceProcess::spawn(SpawnOptions::new(
+        "email-service",
+        &binaries.email_service,
+        "EMAIL_SERVICE_ADDR",
+    ))
+    .await;
+    let send = |to: &str| {
+        http.post(service.url("/emails"))
+            .json(&json!({ "to": to, "subject": "Welcome" }))
+            .send()
+    };
+    assert_eq!(
+        send("ada@example.com").await.expect("send").status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        send("nobody").await.expect("send").status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let sent: Value = http
+        .get(service.url("/emails"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(sent.as_array().map(Vec::len), Some(1), "{sent}");
+    let mut service = service;
+    assert!(service.stop(Duration::from_secs(10)).await.success());
+
+    let mut failing = ServiceProcess::spawn(
+        SpawnOptions::new(
+            "email-service",
+            &binaries.email_service,
+            "EMAIL_SERVICE_ADDR",
+        )
+        .env("EMAIL_FAILURE_RATE", "1.0"),
+    )
+    .await;
+    let response = http
+        .post(failing.url("/emails"))
+        .json(&json!({ "to": "ada@example.com", "subject": "Welcome" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(failing.stop(Duration::from_secs(10)).await.success());
+}
+
+/// Step 1 has no OpenTelemetry: even with `OTEL_EXPORTER_OTLP_ENDPOINT` set, nothing is
+/// sent over OTLP (HTTP or gRPC).
+pub async fn sends_nothing_over_otlp(binaries: &StepBinaries) {
+    let receiver = crate::otlp::OtlpReceiver::start()
+        .await
+        .expect("OTLP receiver");
+    let options = StackOptions::default()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
+        .env(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            receiver.grpc_endpoint(),
+        )
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "500");
+    let stack = Stack::start(binaries, options).await;
+    let (status, body) = stack
+        .create_user("Margaret Hamilton", "margaret@example.com")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    stack.get(&format!("/users/{}", user_id(&body))).await;
+    stack.get("/demo/error").await;
+    stack.wait_for_emails(1, EVENT_TIMEOUT).await;
+    stack.stop().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let received = receiver.export_requests();
+    assert_eq!(
+        received.total(),
+        0,
+        "step 1 must not export telemetry: {received:?}"
+    );
+}

@@ -1,0 +1,25 @@
+//! Step 1's contract (see `crates/testkit/src/contract/step1.rs`), run against this crate's
+//! binaries: one test per contract function. Needs Postgres, Valkey and Kafka:
+//! `make services`.
+
+use testkit::StepBinaries;
+
+fn binaries() -> StepBinaries {
+    StepBinaries {
+        user_service: env!("CARGO_BIN_EXE_step1-user-service").into(),
+        email_service: env!("CARGO_BIN_EXE_step1-email-service").into(),
+    }
+}
+
+testkit::contract_tests!(binaries();
+    step1::users_are_created_cached_and_read,
+    step1::each_user_gets_one_event_and_one_welcome_email,
+    step1::bad_input_gets_clear_json_errors,
+    step1::demo_endpoints_work,
+    step1::valkey_outage_falls_back_to_postgres,
+    step1::kafka_outage_keeps_users_and_events_consistent,
+    step1::start_up_errors_are_clear,
+    step1::shutdown_is_graceful,
+    step1::email_service_accepts_and_fails_on_demand,
+    step1::sends_nothing_over_otlp,
+);
