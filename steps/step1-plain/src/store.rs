@@ -23,17 +23,18 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
-/// Start-up failures, worded for the person who just typed `cargo run`.
+/// Start-up failures, worded for the person who just typed `cargo run`. The cause is part
+/// of the message (not an error `source`), so that it is printed once.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(
-        "cannot reach Postgres at {url}: {source}\n  Start it with `make services` (or `make up` with Docker), or point DATABASE_URL at a running Postgres."
+        "cannot reach Postgres at {url}: {cause}\n  Start it with `make services` (or `make up` with Docker), or point DATABASE_URL at a running Postgres."
     )]
-    Unreachable { url: String, source: sqlx::Error },
-    #[error("cannot migrate the database at {url}: {source}")]
+    Unreachable { url: String, cause: sqlx::Error },
+    #[error("cannot migrate the database at {url}: {cause}")]
     Migration {
         url: String,
-        source: sqlx::migrate::MigrateError,
+        cause: sqlx::migrate::MigrateError,
     },
 }
 
@@ -45,9 +46,9 @@ pub struct Store {
 impl Store {
     /// Connect, creating the database if needed, and run the migrations.
     pub async fn connect(url: &str) -> Result<Self, StartError> {
-        let unreachable = |source| StartError::Unreachable {
+        let unreachable = |cause| StartError::Unreachable {
             url: redact_url(url),
-            source,
+            cause,
         };
         create_database_if_missing(url).await.map_err(unreachable)?;
         let pool = PgPoolOptions::new()
@@ -59,9 +60,9 @@ impl Store {
         sqlx::migrate!()
             .run(&pool)
             .await
-            .map_err(|source| StartError::Migration {
+            .map_err(|cause| StartError::Migration {
                 url: redact_url(url),
-                source,
+                cause,
             })?;
         Ok(Self { pool })
     }
