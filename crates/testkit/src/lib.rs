@@ -62,7 +62,7 @@ where
 
 /// Declares one `#[tokio::test]` per contract function, each named after its function:
 ///
-/// ```ignore
+/// ```text
 /// testkit::contract_tests!(binaries(); step1::users_are_created_cached_and_read, step1::shutdown_is_graceful);
 /// ```
 #[macro_export]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::outage::OutageLog;
+use crate::outage::{OutageLog, START_SERVICES};
 use crate::user::User;
 
 /// The longest a cache call may add to a request.
@@ -47,6 +47,7 @@ impl UserCache {
             outage: OutageLog::new(
                 format!("Valkey at {}", crate::config::redact_url(url)),
                 "reads go to Postgres",
+                START_SERVICES,
             ),
         })
     }

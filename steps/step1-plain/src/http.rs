@@ -71,9 +71,11 @@ async fn get_user(
     State(state): State<Arc<AppState>>,
     UserId(id): UserId,
 ) -> Result<Json<User>, ApiError> {
-    if let Ok(Some(user)) = state.cache.get(id).await {
-        tracing::debug!(user_id = id, "cache hit");
-        return Ok(Json(user));
+    match state.cache.get(id).await {
+        Ok(Some(user)) => return Ok(Json(user)),
+        Ok(None) => tracing::debug!(user.id = id, "cache miss"),
+        // The cache has logged the outage: read from Postgres.
+        Err(_) => {}
     }
     let user = state
         .store

@@ -3,20 +3,30 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// What to do about a service's own dependencies being down.
+pub const START_SERVICES: &str = "Start it with `make services` (or `make up` with Docker).";
+
 #[derive(Debug)]
 pub struct OutageLog {
     /// What is down, e.g. "Valkey at redis://127.0.0.1:6379".
     dependency: String,
-    /// What the service does meanwhile, e.g. "serving reads from Postgres".
+    /// What the service does meanwhile, e.g. "reads go to Postgres".
     fallback: &'static str,
+    /// What the reader can do about it, e.g. [`START_SERVICES`].
+    remedy: &'static str,
     down: AtomicBool,
 }
 
 impl OutageLog {
-    pub fn new(dependency: impl Into<String>, fallback: &'static str) -> Self {
+    pub fn new(
+        dependency: impl Into<String>,
+        fallback: &'static str,
+        remedy: &'static str,
+    ) -> Self {
         Self {
             dependency: dependency.into(),
             fallback,
+            remedy,
             down: AtomicBool::new(false),
         }
     }
@@ -25,9 +35,10 @@ impl OutageLog {
     pub fn failed(&self, err: &dyn std::fmt::Display) {
         if !self.down.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                "{} is unreachable ({err}); {} until it is back. Start it with `make services` (or `make up` with Docker)",
+                "{} is unreachable ({err}); {} until it is back. {}",
                 self.dependency,
-                self.fallback
+                self.fallback,
+                self.remedy
             );
         }
     }

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{self, Producer};
-use crate::outage::OutageLog;
+use crate::outage::{OutageLog, START_SERVICES};
 
 /// Events per transaction.
 const BATCH_SIZE: i64 = 100;
@@ -58,7 +58,11 @@ impl OutboxRelay {
             topic: topic.to_owned(),
             wake,
             kafka_outage,
-            database_outage: OutageLog::new("Postgres", "events wait in the outbox table"),
+            database_outage: OutageLog::new(
+                "Postgres",
+                "events wait in the outbox table",
+                START_SERVICES,
+            ),
         }
     }
 

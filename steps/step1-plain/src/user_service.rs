@@ -14,7 +14,7 @@ use crate::config::UserServiceConfig;
 use crate::consumer::WelcomeEmailConsumer;
 use crate::email::EmailClient;
 use crate::http::{self, AppState};
-use crate::outage::OutageLog;
+use crate::outage::{OutageLog, START_SERVICES};
 use crate::outbox::OutboxRelay;
 use crate::store::Store;
 use crate::{events, shutdown};
@@ -36,6 +36,7 @@ pub async fn run(config: UserServiceConfig) -> anyhow::Result<()> {
     let kafka_outage = Arc::new(OutageLog::new(
         format!("Kafka at {}", config.kafka_brokers),
         "new users' events wait in the outbox table and welcome emails are delayed",
+        START_SERVICES,
     ));
     let email =
         EmailClient::new(&config.email_service_url).context("cannot build the HTTP client")?;
