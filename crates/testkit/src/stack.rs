@@ -156,6 +156,11 @@ impl Stack {
         }
     }
 
+    /// Stops the email-service (after a test stopped the user-service itself).
+    pub async fn stop_email_service(mut self) -> ExitStatus {
+        self.email_service.stop(Duration::from_secs(10)).await
+    }
+
     /// Stops both services with SIGTERM; both must exit within 10 s.
     pub async fn stop(mut self) -> (ExitStatus, ExitStatus) {
         let timeout = Duration::from_secs(10);

@@ -3,6 +3,7 @@
 //! step keeps what the previous ones did.
 
 pub mod step1;
+pub mod step2;
 
 use reqwest::StatusCode;
 use serde_json::Value;

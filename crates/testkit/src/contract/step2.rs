@@ -1,0 +1,415 @@
+//! Step 2: traces. A SERVER span per request with the semantic-convention name and
+//! attributes, the caller's trace continued, business steps as child spans, baggage read,
+//! malformed headers harmless, every span flushed on SIGTERM, and a collector outage that
+//! costs the requests nothing. Each check runs over OTLP/HTTP (protobuf) and OTLP/gRPC.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::otlp::{AttrValue, OtlpReceiver, Span, SpanKind, StatusCode as SpanStatus};
+use crate::{Stack, StackOptions, StepBinaries, services};
+
+const SPAN_TIMEOUT: Duration = Duration::from_secs(20);
+const USER_AGENT: &str = "contract-test/1.0";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Protocol {
+    HttpProtobuf,
+    Grpc,
+}
+
+impl Protocol {
+    fn env_value(self) -> &'static str {
+        match self {
+            Self::HttpProtobuf => "http/protobuf",
+            Self::Grpc => "grpc",
+        }
+    }
+}
+
+/// Both services export to `receiver` over `protocol`.
+pub fn exporting_to(receiver: &OtlpReceiver, protocol: Protocol) -> StackOptions {
+    let endpoint = match protocol {
+        Protocol::HttpProtobuf => receiver.http_endpoint(),
+        Protocol::Grpc => receiver.grpc_endpoint(),
+    };
+    StackOptions::default()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.env_value())
+        // Export every 100 ms instead of 5 s, so tests do not wait.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+}
+
+async fn start(binaries: &StepBinaries, protocol: Protocol) -> (OtlpReceiver, Stack) {
+    let receiver = OtlpReceiver::start().await.expect("OTLP receiver");
+    let stack = Stack::start(binaries, exporting_to(&receiver, protocol)).await;
+    (receiver, stack)
+}
+
+fn get(stack: &Stack, path: &str) -> reqwest::RequestBuilder {
+    stack
+        .http
+        .get(stack.user_url(path))
+        .header("user-agent", USER_AGENT)
+}
+
+async fn create_user(stack: &Stack, name: &str, email: &str) -> i64 {
+    let (status, body) = stack.create_user(name, email).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_i64().expect("id")
+}
+
+fn server_spans<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
+    spans
+        .iter()
+        .filter(|span| span.name == name && span.kind == SpanKind::Server)
+        .collect()
+}
+
+fn with_status(spans: &[&Span], status: i64) -> Span {
+    spans
+        .iter()
+        .find(|span| span.attributes.int("http.response.status_code") == Some(status))
+        .map(|span| (*span).clone())
+        .unwrap_or_else(|| panic!("no server span with status {status} among {spans:#?}"))
+}
+
+#[track_caller]
+fn assert_str(span: &Span, key: &str, expected: &str) {
+    assert_eq!(
+        span.attributes.get(key),
+        Some(&AttrValue::String(expected.to_owned())),
+        "{key} of span {:?}: {}",
+        span.name,
+        span.attributes
+    );
+}
+
+/// Names, kinds, attributes (and their types) and statuses of the server spans of a 200,
+/// a 404 and a 500; probes are not traced; both services name themselves in the resource.
+async fn server_spans_follow_semantic_conventions(binaries: &StepBinaries, protocol: Protocol) {
+    let (receiver, stack) = start(binaries, protocol).await;
+    let id = create_user(&stack, "Ada Lovelace", "ada@example.com").await;
+    let port: i64 = stack
+        .user_url("")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+
+    for (path, expected) in [
+        (format!("/users/{id}"), StatusCode::OK),
+        ("/users/987654".to_owned(), StatusCode::NOT_FOUND),
+        ("/demo/error".to_owned(), StatusCode::INTERNAL_SERVER_ERROR),
+        ("/healthz".to_owned(), StatusCode::OK),
+        ("/readyz".to_owned(), StatusCode::OK),
+    ] {
+        let response = get(&stack, &path).send().await.expect("request");
+        assert_eq!(response.status(), expected, "{path}");
+    }
+    stack.wait_for_emails(1, SPAN_TIMEOUT).await;
+    let (user_exit, email_exit) = stack.stop().await;
+    assert!(user_exit.success() && email_exit.success());
+    let spans = receiver.spans();
+
+    let users = server_spans(&spans, "GET /users/{id}");
+    let ok = with_status(&users, 200);
+    assert_eq!(ok.kind, SpanKind::Server);
+    assert_str(&ok, "http.request.method", "GET");
+    assert_str(&ok, "http.route", "/users/{id}");
+    assert_str(&ok, "url.path", &format!("/users/{id}"));
+    assert_str(&ok, "url.scheme", "http");
+    assert_str(&ok, "server.address", "127.0.0.1");
+    assert_eq!(
+        ok.attributes.get("server.port"),
+        Some(&AttrValue::Int(port)),
+        "{}",
+        ok.attributes
+    );
+    assert_str(&ok, "client.address", "127.0.0.1");
+    assert_str(&ok, "user_agent.original", USER_AGENT);
+    assert_eq!(
+        ok.attributes.get("http.response.status_code"),
+        Some(&AttrValue::Int(200)),
+        "the status code is an integer attribute"
+    );
+    assert_ne!(ok.status.code, SpanStatus::Error);
+    assert!(ok.attributes.get("error.type").is_none());
+    assert_eq!(ok.resource.service_name(), Some("user-service"));
+
+    let not_found = with_status(&users, 404);
+    assert_ne!(
+        not_found.status.code,
+        SpanStatus::Error,
+        "a 4xx is not a server error"
+    );
+    assert!(not_found.attributes.get("error.type").is_none());
+
+    let failed = with_status(&server_spans(&spans, "GET /demo/error"), 500);
+    assert_eq!(failed.status.code, SpanStatus::Error, "a 5xx is an error");
+    assert_str(&failed, "error.type", "500");
+
+    assert_eq!(server_spans(&spans, "POST /users").len(), 1, "{spans:#?}");
+    let email = server_spans(&spans, "POST /emails");
+    assert_eq!(email.len(), 1, "the email-service traces its requests too");
+    assert_eq!(email[0].resource.service_name(), Some("email-service"));
+
+    for span in &spans {
+        assert!(
+            !span.name.contains("healthz") && !span.name.contains("readyz"),
+            "probes are not traced: {span:?}"
+        );
+        assert!(
+            !span.name.contains(&format!("/users/{id}")),
+            "span names use the route, not the raw path: {}",
+            span.name
+        );
+    }
+}
+
+pub async fn server_spans_follow_semantic_conventions_http(binaries: &StepBinaries) {
+    server_spans_follow_semantic_conventions(binaries, Protocol::HttpProtobuf).await;
+}
+
+pub async fn server_spans_follow_semantic_conventions_grpc(binaries: &StepBinaries) {
+    server_spans_follow_semantic_conventions(binaries, Protocol::Grpc).await;
+}
+
+/// An incoming `traceparent` is continued (same trace id, the caller's span is the parent);
+/// `baggage` is readable in the handler; business steps are child spans; the cache miss is
+/// an event; a failing query is recorded as an error on its own span.
+async fn trace_context_and_child_spans(binaries: &StepBinaries, protocol: Protocol) {
+    let (receiver, stack) = start(binaries, protocol).await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let id = create_user(&stack, "Grace Hopper", "grace@example.com").await;
+    let response = get(&stack, "/users/123456")
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .header("baggage", "session.id=workshop-42,other=x")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (status, _) = stack.get("/demo/error").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let _ = id;
+
+    let spans = receiver
+        .wait_for_spans(SPAN_TIMEOUT, |spans| {
+            spans
+                .iter()
+                .any(|s| s.trace_id == trace_id && s.name == "find_user")
+                && spans.iter().any(|s| s.name == "find_legacy_account")
+                && spans.iter().any(|s| s.name == "cache_put_user")
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+
+    let server = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server && s.trace_id == trace_id)
+        .unwrap_or_else(|| panic!("no server span in the caller's trace: {spans:#?}"));
+    assert_eq!(server.name, "GET /users/{id}");
+    assert_eq!(
+        server.parent_span_id.as_deref(),
+        Some(caller_span),
+        "the caller's span is the parent"
+    );
+    assert_str(server, "session.id", "workshop-42");
+    assert!(
+        server.events.iter().any(|event| event.name == "cache miss"),
+        "the cache miss is an event on the request's span: {:?}",
+        server.events
+    );
+    for child in ["cache_get_user", "find_user"] {
+        let span = spans
+            .iter()
+            .find(|s| s.name == child && s.trace_id == trace_id)
+            .unwrap_or_else(|| panic!("no {child} span in the trace"));
+        assert_eq!(
+            span.parent_span_id.as_deref(),
+            Some(server.span_id.as_str()),
+            "{child} is a child of the server span"
+        );
+        assert_eq!(span.kind, SpanKind::Internal);
+    }
+
+    let create = spans
+        .iter()
+        .find(|s| s.name == "POST /users")
+        .expect("POST /users span");
+    for child in ["validate_user", "store_user", "cache_put_user"] {
+        let span = spans
+            .iter()
+            .find(|s| s.name == child && s.trace_id == create.trace_id)
+            .unwrap_or_else(|| panic!("no {child} span under POST /users"));
+        assert_eq!(
+            span.parent_span_id.as_deref(),
+            Some(create.span_id.as_str()),
+            "{child}"
+        );
+    }
+
+    let error_server = spans
+        .iter()
+        .find(|s| s.name == "GET /demo/error")
+        .expect("error span");
+    let failed_query = spans
+        .iter()
+        .find(|s| s.name == "find_legacy_account")
+        .expect("query span");
+    assert_eq!(
+        failed_query.parent_span_id.as_deref(),
+        Some(error_server.span_id.as_str())
+    );
+    assert_eq!(
+        failed_query.status.code,
+        SpanStatus::Error,
+        "the error is recorded where it happens"
+    );
+    stack.stop().await;
+}
+
+pub async fn trace_context_and_child_spans_http(binaries: &StepBinaries) {
+    trace_context_and_child_spans(binaries, Protocol::HttpProtobuf).await;
+}
+
+pub async fn trace_context_and_child_spans_grpc(binaries: &StepBinaries) {
+    trace_context_and_child_spans(binaries, Protocol::Grpc).await;
+}
+
+/// A malformed `traceparent` or `baggage` never fails a request: it starts a new root trace.
+pub async fn malformed_trace_headers_start_a_new_trace(binaries: &StepBinaries) {
+    let (receiver, stack) = start(binaries, Protocol::HttpProtobuf).await;
+    let id = create_user(&stack, "Alan Turing", "alan@example.com").await;
+    let malformed = [
+        ("traceparent", "00-zzzz-not-hex-01"),
+        (
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        ),
+        ("traceparent", "garbage"),
+        ("baggage", "%%%;;;==,,"),
+    ];
+    for (header, value) in malformed {
+        let response = get(&stack, &format!("/users/{id}"))
+            .header(header, value)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{header}: {value}");
+    }
+    let spans = receiver
+        .wait_for_spans(SPAN_TIMEOUT, |spans| {
+            server_spans(spans, "GET /users/{id}").len() >= malformed.len()
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    for span in server_spans(&spans, "GET /users/{id}") {
+        assert!(span.parent_span_id.is_none(), "a new root trace: {span:?}");
+        assert_ne!(span.trace_id, "0".repeat(32));
+        assert_eq!(span.trace_id.len(), 32);
+    }
+    stack.stop().await;
+}
+
+/// N requests sent just before SIGTERM: all N server spans arrive before the process exits 0
+/// (with the default 5 s batch delay, so only the shutdown flush can deliver them).
+async fn every_span_is_flushed_on_sigterm(binaries: &StepBinaries, protocol: Protocol) {
+    const N: usize = 120;
+    let receiver = OtlpReceiver::start().await.expect("OTLP receiver");
+    let mut options = exporting_to(&receiver, protocol);
+    options
+        .env
+        .retain(|(key, _)| key != "OTEL_BSP_SCHEDULE_DELAY");
+    let mut stack = Stack::start(binaries, options).await;
+    let id = create_user(&stack, "Barbara Liskov", "barbara@example.com").await;
+    let path = format!("/users/{id}");
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..N {
+        requests.spawn(get(&stack, &path).send());
+    }
+    while let Some(response) = requests.join_next().await {
+        let response = response.expect("join").expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let exit = stack.user_service.stop(Duration::from_secs(10)).await;
+    assert!(exit.success(), "exit status {exit}");
+    let received = server_spans(&receiver.spans(), "GET /users/{id}").len();
+    assert_eq!(
+        received, N,
+        "every server span was exported before the process exited"
+    );
+    stack.stop_email_service().await;
+}
+
+pub async fn every_span_is_flushed_on_sigterm_http(binaries: &StepBinaries) {
+    every_span_is_flushed_on_sigterm(binaries, Protocol::HttpProtobuf).await;
+}
+
+pub async fn every_span_is_flushed_on_sigterm_grpc(binaries: &StepBinaries) {
+    every_span_is_flushed_on_sigterm(binaries, Protocol::Grpc).await;
+}
+
+/// The collector is down: requests succeed without added latency, the outage is said once,
+/// and SIGTERM still stops the process cleanly within 10 s.
+async fn collector_outage_costs_nothing(binaries: &StepBinaries, protocol: Protocol) {
+    const REQUESTS: usize = 40;
+    let dead = format!("http://127.0.0.1:{}", services::closed_port());
+    let receiver = OtlpReceiver::start().await.expect("OTLP receiver");
+
+    // The same requests against a service whose collector is up, then down.
+    let mut medians = Vec::new();
+    for endpoint in [None, Some(dead.clone())] {
+        let mut options = exporting_to(&receiver, protocol);
+        if let Some(endpoint) = &endpoint {
+            options = options.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone());
+        }
+        let mut stack = Stack::start(binaries, options).await;
+        let id = create_user(&stack, "Tony Hoare", "tony@example.com").await;
+        let mut latencies = Vec::with_capacity(REQUESTS);
+        for _ in 0..REQUESTS {
+            let started = Instant::now();
+            let (status, body): (StatusCode, Value) = stack.get(&format!("/users/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            latencies.push(started.elapsed());
+        }
+        latencies.sort_unstable();
+        medians.push(latencies[REQUESTS / 2]);
+        if endpoint.is_some() {
+            stack
+                .user_service
+                .wait_for_line("OTLP collector", Duration::from_secs(15))
+                .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(
+                stack.user_service.count_lines("OTLP collector"),
+                1,
+                "the collector outage is said once:\n{}",
+                stack.user_service.output()
+            );
+            let started = Instant::now();
+            let exit = stack.user_service.stop(Duration::from_secs(10)).await;
+            assert!(exit.success(), "exit status {exit}");
+            assert!(started.elapsed() < Duration::from_secs(10));
+            stack.stop_email_service().await;
+        } else {
+            stack.stop().await;
+        }
+    }
+    let (up, down) = (medians[0], medians[1]);
+    assert!(
+        down <= up * 2 + Duration::from_millis(10),
+        "median latency with the collector down ({down:?}) is not above noise of the one with it up ({up:?})"
+    );
+}
+
+pub async fn collector_outage_costs_nothing_http(binaries: &StepBinaries) {
+    collector_outage_costs_nothing(binaries, Protocol::HttpProtobuf).await;
+}
+
+pub async fn collector_outage_costs_nothing_grpc(binaries: &StepBinaries) {
+    collector_outage_costs_nothing(binaries, Protocol::Grpc).await;
+}
