@@ -7,7 +7,7 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum EmailError {
     #[error("email-service unreachable: {0}")]
-    Unreachable(#[from] reqwest::Error),
+    Unreachable(reqwest::Error),
     #[error("email-service answered {0}")]
     Rejected(reqwest::StatusCode),
 }
@@ -37,18 +37,14 @@ impl EmailClient {
 
     pub async fn send_welcome(&self, to: &str, name: &str) -> Result<(), EmailError> {
         let subject = format!("Welcome, {name}!");
-        let response = self
-            .http
-            .post(&self.send_url)
-            .json(&EmailRequest {
-                to,
-                subject: &subject,
-            })
-            .send()
-            .await?;
-        match response.status() {
-            status if status.is_success() => Ok(()),
-            status => Err(EmailError::Rejected(status)),
+        let request = EmailRequest {
+            to,
+            subject: &subject,
+        };
+        match self.http.post(&self.send_url).json(&request).send().await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(EmailError::Rejected(response.status())),
+            Err(err) => Err(EmailError::Unreachable(err)),
         }
     }
 }

@@ -57,7 +57,7 @@ impl UserCache {
     }
 
     /// `Ok(None)` is a miss; an error means the cache could not answer.
-    #[tracing::instrument(name = "cache_get_user", skip(self), fields(user.id = id))]
+    #[tracing::instrument(name = "cache_get_user", skip_all)]
     pub async fn get(&self, id: i64) -> Result<Option<User>, CacheError> {
         let mut connection = self.connection.clone();
         let key = self.key(id);
@@ -65,7 +65,7 @@ impl UserCache {
         Ok(cached.map(|json| serde_json::from_str(&json)).transpose()?)
     }
 
-    #[tracing::instrument(name = "cache_put_user", skip_all, fields(user.id = user.id))]
+    #[tracing::instrument(name = "cache_put_user", skip_all)]
     pub async fn put(&self, user: &User) -> Result<(), CacheError> {
         let mut connection = self.connection.clone();
         let json = serde_json::to_string(user)?;

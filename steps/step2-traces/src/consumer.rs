@@ -91,7 +91,7 @@ impl WelcomeEmailConsumer {
         tracing::info!("welcome-email consumer stopped");
     }
 
-    #[tracing::instrument(name = "handle_user_created", skip_all, fields(offset = message.offset()))]
+    #[tracing::instrument(name = "handle_user_created", skip_all)]
     async fn handle(&self, message: &BorrowedMessage<'_>, stop: &CancellationToken) -> Outcome {
         let event: UserCreated = match message.payload().map(serde_json::from_slice) {
             Some(Ok(event)) => event,

@@ -7,7 +7,7 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum EmailError {
     #[error("email-service unreachable: {0}")]
-    Unreachable(#[from] reqwest::Error),
+    Unreachable(reqwest::Error),
     #[error("email-service answered {0}")]
     Rejected(reqwest::StatusCode),
 }
@@ -38,22 +38,19 @@ impl EmailClient {
     #[tracing::instrument(name = "send_welcome_email", skip_all)]
     pub async fn send_welcome(&self, to: &str, name: &str) -> Result<(), EmailError> {
         let subject = format!("Welcome, {name}!");
-        let response = self
-            .http
-            .post(&self.send_url)
-            .json(&EmailRequest {
-                to,
-                subject: &subject,
-            })
-            .send()
-            .await?;
-        match response.status() {
-            status if status.is_success() => Ok(()),
-            status => {
-                let err = EmailError::Rejected(status);
-                crate::telemetry::record_error(&err);
-                Err(err)
-            }
+        let request = EmailRequest {
+            to,
+            subject: &subject,
+        };
+        let result = match self.http.post(&self.send_url).json(&request).send().await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(EmailError::Rejected(response.status())),
+            Err(err) => Err(EmailError::Unreachable(err)),
+        };
+        // The consumer logs the failure and retries; the span records it.
+        if let Err(err) = &result {
+            crate::telemetry::record_error(err);
         }
+        result
     }
 }

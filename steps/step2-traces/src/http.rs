@@ -78,7 +78,7 @@ async fn get_user(
         Ok(Some(user)) => return Ok(Json(user)),
         // ANCHOR: span_event
         // An event inside the request's span: a timestamped "this happened" on the trace.
-        Ok(None) => tracing::info!(user.id = id, "cache miss"),
+        Ok(None) => tracing::info!("cache miss"),
         // ANCHOR_END: span_event
         // The cache has logged the outage: read from Postgres.
         Err(_) => {}

@@ -133,7 +133,7 @@ impl OutboxRelay {
     }
 
     /// Send one event and wait for the broker's acknowledgement.
-    #[tracing::instrument(name = "publish_user_created", skip_all, fields(user.id = %event.message_key))]
+    #[tracing::instrument(name = "publish_user_created", skip_all)]
     async fn publish(&self, event: &PendingEvent) -> Result<(), RelayError> {
         let record = FutureRecord::to(&self.topic)
             .key(&event.message_key)

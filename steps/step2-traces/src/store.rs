@@ -98,7 +98,7 @@ impl Store {
         Ok(user)
     }
 
-    #[tracing::instrument(name = "find_user", skip(self), fields(user.id = id), err(Display))]
+    #[tracing::instrument(name = "find_user", skip_all, err(Display))]
     pub async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
         let user = sqlx::query_as("SELECT id, name, email, created_at FROM users WHERE id = $1")
             .bind(id)
@@ -108,7 +108,7 @@ impl Store {
     }
 
     /// A query against a table that does not exist: the "viewing an error" demo.
-    #[tracing::instrument(name = "find_legacy_account", skip(self), err(Display))]
+    #[tracing::instrument(name = "find_legacy_account", skip_all, err(Display))]
     pub async fn find_legacy_account(&self, id: i64) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT name FROM legacy_accounts WHERE id = $1")
             .bind(id)
