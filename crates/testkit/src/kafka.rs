@@ -6,7 +6,8 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::services;
@@ -65,6 +66,32 @@ impl TestTopic {
 
     pub fn brokers(&self) -> &str {
         &self.brokers
+    }
+
+    /// Publishes one message to the topic (which must exist: the service creates it at
+    /// start), with the given headers.
+    pub async fn produce(&self, key: &str, payload: &str, headers: &[(&str, &[u8])]) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("message.timeout.ms", "10000")
+            .create()
+            .expect("cannot create a Kafka producer");
+        let mut record = FutureRecord::to(&self.name).key(key).payload(payload);
+        if !headers.is_empty() {
+            let owned = headers
+                .iter()
+                .fold(OwnedHeaders::new(), |owned, (key, value)| {
+                    owned.insert(Header {
+                        key,
+                        value: Some(*value),
+                    })
+                });
+            record = record.headers(owned);
+        }
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|(err, _)| panic!("cannot produce to {}: {err}", self.name));
     }
 
     /// Reads partition 0 from the beginning until `expected` messages arrived or `timeout`

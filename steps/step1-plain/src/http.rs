@@ -26,6 +26,7 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
 }
 
+// ANCHOR: router
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/users", post(create_user))
@@ -38,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
+// ANCHOR_END: router
 
 /// `POST /users`: validate, insert (with its event, in one transaction), cache, 201.
 async fn create_user(
@@ -66,6 +68,7 @@ async fn create_user(
     ))
 }
 
+// ANCHOR: get_user
 /// `GET /users/{id}`: from the cache, else from Postgres (and then into the cache).
 async fn get_user(
     State(state): State<Arc<AppState>>,
@@ -86,6 +89,7 @@ async fn get_user(
     let _ = state.cache.put(&user).await;
     Ok(Json(user))
 }
+// ANCHOR_END: get_user
 
 /// Liveness: the process answers.
 async fn healthz() -> Json<serde_json::Value> {

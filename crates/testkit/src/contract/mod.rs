@@ -4,6 +4,7 @@
 
 pub mod step1;
 pub mod step2;
+pub mod step3;
 
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -1,0 +1,184 @@
+//! The welcome-email consumer: reads `user.created` events and asks the email-service to
+//! send a welcome email. The offset is committed only after the email-service accepted the
+//! email, so a crash means a retry, not a lost email.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::trace::TraceContextExt;
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer as _};
+use rdkafka::message::BorrowedMessage;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, Span};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::email::EmailClient;
+use crate::events::{self, Consumer};
+use crate::kafka_propagation::KafkaHeaderExtractor;
+use crate::outage::OutageLog;
+use crate::user::UserCreated;
+
+/// Attempts per event before it is given up (and logged as an error).
+const MAX_ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Whether an event is finished with (its offset may be committed).
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Interrupted,
+}
+
+pub struct WelcomeEmailConsumer {
+    consumer: Consumer,
+    brokers: String,
+    topic: String,
+    group: String,
+    email: EmailClient,
+    outage: Arc<OutageLog>,
+}
+
+impl WelcomeEmailConsumer {
+    pub fn new(
+        brokers: &str,
+        group: &str,
+        topic: &str,
+        email: EmailClient,
+        kafka_outage: Arc<OutageLog>,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
+        Ok(Self {
+            consumer: events::consumer(brokers, group)?,
+            brokers: brokers.to_owned(),
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            email,
+            outage: kafka_outage,
+        })
+    }
+
+    pub async fn run(self, stop: CancellationToken) {
+        // The topic may not exist yet on a fresh broker; subscribing to a missing topic
+        // would only report errors.
+        while let Err(err) = events::ensure_topic(&self.brokers, &self.topic).await {
+            self.outage.failed(&err);
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        if let Err(err) = self.consumer.subscribe(&[&self.topic]) {
+            tracing::error!(%err, topic = %self.topic, "cannot subscribe; no welcome emails will be sent");
+            return;
+        }
+        loop {
+            let message = tokio::select! {
+                _ = stop.cancelled() => break,
+                message = self.consumer.recv() => message,
+            };
+            match message {
+                Ok(message) => {
+                    self.outage.succeeded();
+                    let span = self.process_span(&message);
+                    if self.handle(&message, &stop).instrument(span).await == Outcome::Interrupted {
+                        // Not committed: the event is processed again after the restart.
+                        break;
+                    }
+                    if let Err(err) = self.consumer.commit_message(&message, CommitMode::Async) {
+                        tracing::warn!(%err, "offset commit failed; the event may be processed again");
+                    }
+                }
+                Err(err) => {
+                    self.outage.failed(&err);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        self.commit_on_shutdown().await;
+        tracing::info!("welcome-email consumer stopped");
+    }
+
+    // ANCHOR: consumer_span
+    /// A CONSUMER span per message. Its parent is the producer's span, read from the
+    /// message headers, and it also *links* to it: the parent makes one trace from the
+    /// request to the email, the link is how messaging conventions connect the two sides
+    /// (a batch consumer would link to many producers). No or broken headers: a new trace.
+    fn process_span(&self, message: &BorrowedMessage<'_>) -> Span {
+        let span = tracing::info_span!(
+            "kafka process",
+            otel.name = format!("process {}", self.topic),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.operation.type = "process",
+            messaging.operation.name = "process",
+            messaging.destination.name = self.topic,
+            messaging.consumer.group.name = self.group,
+            messaging.destination.partition.id = message.partition().to_string(),
+            messaging.kafka.offset = message.offset(),
+            messaging.kafka.message.key = message.key().and_then(|key| std::str::from_utf8(key).ok()),
+        );
+        let producer = KafkaHeaderExtractor(message.headers()).context();
+        let producer_span = producer.span().span_context().clone();
+        if producer_span.is_valid() {
+            span.add_link(producer_span);
+            if let Err(err) = span.set_parent(producer) {
+                tracing::debug!(%err, "cannot continue the producer's trace");
+            }
+        }
+        span
+    }
+    // ANCHOR_END: consumer_span
+
+    async fn handle(&self, message: &BorrowedMessage<'_>, stop: &CancellationToken) -> Outcome {
+        let event: UserCreated = match message.payload().map(serde_json::from_slice) {
+            Some(Ok(event)) => event,
+            Some(Err(err)) => {
+                tracing::error!(%err, offset = message.offset(), "skipping malformed user.created event");
+                return Outcome::Done;
+            }
+            None => {
+                tracing::error!(
+                    offset = message.offset(),
+                    "skipping empty user.created event"
+                );
+                return Outcome::Done;
+            }
+        };
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.email.send_welcome(&event.email, &event.name).await {
+                Ok(()) => {
+                    tracing::info!(user_id = event.id, "welcome email sent");
+                    return Outcome::Done;
+                }
+                Err(err) if attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(user_id = event.id, attempt, %err, "welcome email failed, retrying");
+                    tokio::select! {
+                        _ = stop.cancelled() => return Outcome::Interrupted,
+                        _ = tokio::time::sleep(backoff) => backoff *= 2,
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(user_id = event.id, %err, "welcome email failed {MAX_ATTEMPTS} times; giving up");
+                }
+            }
+        }
+        Outcome::Done
+    }
+
+    /// Flush the last asynchronous commit before the consumer is dropped.
+    async fn commit_on_shutdown(self) {
+        let consumer = self.consumer;
+        let result =
+            tokio::task::spawn_blocking(move || consumer.commit_consumer_state(CommitMode::Sync))
+                .await;
+        match result {
+            Ok(Ok(()))
+            | Ok(Err(rdkafka::error::KafkaError::ConsumerCommit(
+                rdkafka::types::RDKafkaErrorCode::NoOffset,
+            ))) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "final offset commit failed"),
+            Err(err) => tracing::warn!(%err, "final offset commit panicked"),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! HTTP client of the email-service.
+
+use std::time::Duration;
+
+use opentelemetry::global;
+use opentelemetry_http::HeaderInjector;
+use serde::Serialize;
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error("email-service unreachable: {0}")]
+    Unreachable(reqwest::Error),
+    #[error("email-service answered {0}")]
+    Rejected(reqwest::StatusCode),
+}
+
+#[derive(Serialize)]
+struct EmailRequest<'a> {
+    to: &'a str,
+    subject: &'a str,
+}
+
+#[derive(Clone)]
+pub struct EmailClient {
+    http: reqwest::Client,
+    send_url: String,
+}
+
+impl EmailClient {
+    pub fn new(base_url: &str) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            http,
+            send_url: format!("{}/emails", base_url.trim_end_matches('/')),
+        })
+    }
+
+    #[tracing::instrument(name = "send_welcome_email", skip_all)]
+    pub async fn send_welcome(&self, to: &str, name: &str) -> Result<(), EmailError> {
+        let subject = format!("Welcome, {name}!");
+        let request = EmailRequest {
+            to,
+            subject: &subject,
+        };
+        let result = self.post(&request).await;
+        // The consumer logs the failure and retries; the span records it.
+        if let Err(err) = &result {
+            crate::telemetry::record_error(err);
+        }
+        result
+    }
+
+    // ANCHOR: client_span
+    /// `POST /emails` in a CLIENT span, with the span's context in the request headers
+    /// (`traceparent`, `baggage`): the email-service's server span becomes its child.
+    async fn post(&self, body: &EmailRequest<'_>) -> Result<(), EmailError> {
+        let url = reqwest::Url::parse(&self.send_url).ok();
+        let span = tracing::info_span!(
+            "HTTP client request",
+            otel.name = "POST",
+            otel.kind = "client",
+            otel.status_code = Empty,
+            http.request.method = "POST",
+            url.full = self.send_url,
+            server.address = url.as_ref().and_then(|url| url.host_str()),
+            server.port = url.as_ref().and_then(|url| url.port_or_known_default()).map(i64::from),
+            http.response.status_code = Empty,
+            error.type = Empty,
+        );
+        let mut request = self
+            .http
+            .post(&self.send_url)
+            .json(body)
+            .build()
+            .map_err(EmailError::Unreachable)?;
+        global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&span.context(), &mut HeaderInjector(request.headers_mut()));
+        });
+        let response = self.http.execute(request).instrument(span.clone()).await;
+        match response {
+            Ok(response) => {
+                let status = response.status();
+                span.record("http.response.status_code", i64::from(status.as_u16()));
+                if status.is_success() {
+                    return Ok(());
+                }
+                // For a client span, any status >= 400 is an error.
+                span.record("otel.status_code", "error");
+                span.record("error.type", status.as_str());
+                Err(EmailError::Rejected(status))
+            }
+            Err(err) => {
+                span.record("otel.status_code", "error");
+                span.record(
+                    "error.type",
+                    if err.is_timeout() {
+                        "timeout"
+                    } else {
+                        "connect"
+                    },
+                );
+                Err(EmailError::Unreachable(err))
+            }
+        }
+    }
+    // ANCHOR_END: client_span
+}

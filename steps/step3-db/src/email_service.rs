@@ -1,0 +1,150 @@
+//! The email-service: accepts `POST /emails` and pretends to send them. It keeps the last
+//! accepted emails in memory (`GET /emails`), like a mail catcher, so that the demo and the
+//! tests can see what was sent. `EMAIL_FAILURE_RATE` makes a share of calls fail with 503.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::config::EmailServiceConfig;
+use crate::error::{ApiError, excerpt};
+use crate::extract::JsonBody;
+use crate::http::MAX_BODY_BYTES;
+
+/// How many accepted emails `GET /emails` remembers.
+const KEEP_LAST: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct SendEmail {
+    pub to: String,
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SentEmail {
+    pub id: u64,
+    pub to: String,
+    pub subject: String,
+    pub accepted_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct Outbox {
+    next_id: u64,
+    sent: VecDeque<SentEmail>,
+}
+
+struct EmailState {
+    failure_rate: f64,
+    outbox: Mutex<Outbox>,
+}
+
+pub fn router(failure_rate: f64) -> Router {
+    let state = Arc::new(EmailState {
+        failure_rate,
+        outbox: Mutex::default(),
+    });
+    Router::new()
+        .route("/emails", post(send_email).get(list_emails))
+        .route("/healthz", get(ok))
+        .route("/readyz", get(ok))
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(crate::http_tracing::layer())
+        .with_state(state)
+}
+
+pub async fn run(config: EmailServiceConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", config.listen_addr))?;
+    tracing::info!(
+        failure_rate = config.failure_rate,
+        "email-service listening on http://{}",
+        listener.local_addr()?
+    );
+    let app = router(config.failure_rate);
+    // The connection info gives the server span its `client.address`.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(crate::shutdown::signal_received())
+    .await?;
+    tracing::info!("email-service stopped");
+    Ok(())
+}
+
+/// `POST /emails` → 202, or 503 when the simulated provider fails.
+#[tracing::instrument(name = "send_email", skip_all)]
+async fn send_email(
+    State(state): State<Arc<EmailState>>,
+    JsonBody(request): JsonBody<SendEmail>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let to = request.to.trim();
+    if to.is_empty() || !to.contains('@') {
+        return Err(ApiError::Unprocessable(
+            "to must be an email address".into(),
+        ));
+    }
+    if request.subject.trim().is_empty() {
+        return Err(ApiError::Unprocessable("subject must not be empty".into()));
+    }
+    if state.failure_rate > 0.0 && fastrand::f64() < state.failure_rate {
+        tracing::warn!("simulated email provider failure");
+        return Err(ApiError::Unavailable(
+            "email provider unavailable (simulated)".into(),
+        ));
+    }
+    let email = {
+        let mut outbox = state
+            .outbox
+            .lock()
+            .map_err(|_| ApiError::Internal("email outbox lock poisoned".into()))?;
+        outbox.next_id += 1;
+        let email = SentEmail {
+            id: outbox.next_id,
+            to: to.to_owned(),
+            subject: request.subject,
+            accepted_at: Utc::now(),
+        };
+        if outbox.sent.len() == KEEP_LAST {
+            outbox.sent.pop_front();
+        }
+        outbox.sent.push_back(email.clone());
+        email
+    };
+    // The address stays out of the logs; the id finds it in `GET /emails`.
+    tracing::info!(email_id = email.id, subject = %email.subject, "email accepted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "id": email.id, "status": "accepted" })),
+    ))
+}
+
+/// `GET /emails`: the emails accepted so far, oldest first.
+async fn list_emails(
+    State(state): State<Arc<EmailState>>,
+) -> Result<Json<Vec<SentEmail>>, ApiError> {
+    let outbox = state
+        .outbox
+        .lock()
+        .map_err(|_| ApiError::Internal("email outbox lock poisoned".into()))?;
+    Ok(Json(outbox.sent.iter().cloned().collect()))
+}
+
+async fn ok() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", excerpt(uri.path())))
+}

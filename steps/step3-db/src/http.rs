@@ -1,0 +1,126 @@
+//! The user-service's HTTP API: routes, handlers and the health endpoints.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::cache::UserCache;
+use crate::error::{ApiError, excerpt};
+use crate::extract::{JsonBody, UserId};
+use crate::store::{Store, StoreError};
+use crate::user::{CreateUser, User};
+
+/// Request bodies above this size get a 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct AppState {
+    pub store: Store,
+    pub cache: UserCache,
+    /// Wakes the outbox relay after a user (and its event) is committed.
+    pub outbox_wake: Arc<Notify>,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/users", post(create_user))
+        .route("/users/{id}", get(get_user))
+        .nest("/demo", crate::demo::routes())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(crate::http_tracing::layer())
+        .with_state(state)
+}
+
+/// `POST /users`: validate, insert (with its event, in one transaction), cache, 201.
+async fn create_user(
+    State(state): State<Arc<AppState>>,
+    JsonBody(request): JsonBody<CreateUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    crate::telemetry::record_baggage_entry("session.id");
+    let new_user = request.validate()?;
+    let user = state
+        .store
+        .create_user(&new_user)
+        .await
+        .map_err(|err| match err {
+            StoreError::DuplicateEmail => ApiError::Conflict(err.to_string()),
+            StoreError::Database(err) => ApiError::Unavailable(format!("database error: {err}")),
+        })?;
+    state.outbox_wake.notify_one();
+    // Write-through: the first read is already a hit. A cache failure is not the client's
+    // problem (the cache logs the outage).
+    let _ = state.cache.put(&user).await;
+    tracing::info!(user_id = user.id, "user created");
+    let location = format!("/users/{}", user.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(user),
+    ))
+}
+
+/// `GET /users/{id}`: from the cache, else from Postgres (and then into the cache).
+async fn get_user(
+    State(state): State<Arc<AppState>>,
+    UserId(id): UserId,
+) -> Result<Json<User>, ApiError> {
+    crate::telemetry::record_baggage_entry("session.id");
+    match state.cache.get(id).await {
+        Ok(Some(user)) => return Ok(Json(user)),
+        // ANCHOR: span_event
+        // An event inside the request's span: a timestamped "this happened" on the trace.
+        Ok(None) => tracing::info!("cache miss"),
+        // ANCHOR_END: span_event
+        // The cache has logged the outage: read from Postgres.
+        Err(_) => {}
+    }
+    let user = state
+        .store
+        .find_user(id)
+        .await
+        .map_err(|err| ApiError::Unavailable(format!("database error: {err}")))?
+        .ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
+    let _ = state.cache.put(&user).await;
+    Ok(Json(user))
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: Postgres and Valkey answer. Kafka is not required: events wait in the outbox.
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let postgres = state.store.ping().await.map_err(|err| err.to_string());
+    let valkey = state.cache.ping().await.map_err(|err| err.to_string());
+    let status = if postgres.is_ok() && valkey.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let describe = |result: Result<(), String>| result.err().unwrap_or_else(|| "ok".to_owned());
+    (
+        status,
+        Json(json!({ "postgres": describe(postgres), "valkey": describe(valkey) })),
+    )
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", excerpt(uri.path())))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::WithStatus {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("{method} is not allowed on {}", excerpt(uri.path())),
+    }
+}

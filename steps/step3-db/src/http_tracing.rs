@@ -1,0 +1,125 @@
+//! A SERVER span for every HTTP request, named and attributed as the OpenTelemetry
+//! semantic conventions say, continuing the caller's trace when it sent a `traceparent`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath};
+use axum::http::uri::Authority;
+use axum::http::{Request, Response, header};
+use opentelemetry::global;
+use opentelemetry_http::HeaderExtractor;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnRequest, TraceLayer};
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// `tower_http`'s `TraceLayer` with our span and response hooks.
+pub type ServerTraceLayer = TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    fn(&Request<Body>) -> Span,
+    DefaultOnRequest,
+    fn(&Response<Body>, Duration, &Span),
+    DefaultOnBodyChunk,
+    DefaultOnEos,
+    (),
+>;
+
+pub fn layer() -> ServerTraceLayer {
+    TraceLayer::new_for_http()
+        .make_span_with(server_span as fn(&Request<Body>) -> Span)
+        .on_response(record_response as fn(&Response<Body>, Duration, &Span))
+        // 5xx are recorded on the span (below); the service logs its own errors.
+        .on_failure(())
+}
+
+/// Probes are called every few seconds by orchestrators: tracing them is noise.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
+// ANCHOR: server_span
+fn server_span(request: &Request<Body>) -> Span {
+    if is_probe(request.uri().path()) {
+        return Span::none();
+    }
+    let method = request.method().as_str();
+    // The route template (`/users/{id}`), never the raw path: span names must have low
+    // cardinality. Unknown routes have no template, and the name is just the method.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    };
+    let (host, port) = server_address(request);
+    let span = tracing::info_span!(
+        "HTTP request",
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = route,
+        url.path = request.uri().path(),
+        url.scheme = "http",
+        server.address = host,
+        server.port = port,
+        client.address = client_address(request),
+        user_agent.original = header_text(request, header::USER_AGENT),
+        http.response.status_code = Empty,
+        error.type = Empty,
+    );
+    // Continue the caller's trace. Must happen before the span is entered; a missing or
+    // malformed `traceparent` leaves an empty context, and the span starts a new trace.
+    let caller = global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    if let Err(err) = span.set_parent(caller) {
+        tracing::debug!(%err, "cannot set the parent of the server span");
+    }
+    span
+}
+
+fn record_response(response: &Response<Body>, _latency: Duration, span: &Span) {
+    let status = response.status();
+    // An integer attribute: a `u16` would be exported as the string "200".
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    // Only 5xx are errors of a server span; a 4xx is the client's mistake.
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+        span.record("error.type", status.as_str());
+    }
+}
+// ANCHOR_END: server_span
+
+fn header_text(request: &Request<Body>, name: header::HeaderName) -> Option<&str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// Host and port the client addressed, from the `Host` header.
+fn server_address(request: &Request<Body>) -> (Option<String>, Option<i64>) {
+    let authority =
+        header_text(request, header::HOST).and_then(|host| host.parse::<Authority>().ok());
+    match authority {
+        Some(authority) => (
+            Some(authority.host().to_owned()),
+            authority.port_u16().map(i64::from),
+        ),
+        None => (None, None),
+    }
+}
+
+/// The peer's IP address (needs `into_make_service_with_connect_info`).
+fn client_address(request: &Request<Body>) -> Option<String> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip().to_string())
+}

@@ -1,0 +1,29 @@
+//! The user-service and email-service of the workshop, step 3: traces through Postgres,
+//! Valkey, the HTTP client and Kafka: one trace across both services.
+//!
+//! Both binaries (`src/bin/`) are thin: they read their configuration, set up logging and call
+//! [`user_service::run`] or [`email_service::run`]. Each module below has one job, so that the
+//! later steps can instrument them one at a time and the diff between two steps stays the lesson.
+
+pub mod cache;
+pub mod config;
+pub mod consumer;
+pub mod db_tracing;
+pub mod demo;
+pub mod email;
+pub mod email_service;
+pub mod error;
+pub mod events;
+pub mod export_outage;
+pub mod extract;
+pub mod http;
+pub mod http_tracing;
+pub mod kafka_propagation;
+pub mod outage;
+pub mod outbox;
+pub mod runtime;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod user;
+pub mod user_service;

@@ -1,0 +1,180 @@
+//! Postgres: users and the outbox, with sqlx. The database is created if it does not exist
+//! and the embedded migrations (`migrations/`) run at start.
+
+use std::time::Duration;
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row};
+
+use crate::config::redact_url;
+use crate::db_tracing::{DbTarget, Statement};
+use crate::user::{NewUser, User, UserCreated};
+
+/// SQLSTATE of a unique-constraint violation.
+const UNIQUE_VIOLATION: &str = "23505";
+/// SQLSTATE of "database already exists" (two instances racing to create it).
+const DUPLICATE_DATABASE: &str = "42P04";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a user with this email already exists")]
+    DuplicateEmail,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Start-up failures, worded for the person who just typed `cargo run`. The cause is part
+/// of the message (not an error `source`), so that it is printed once.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "cannot reach Postgres at {url}: {cause}\n  Start it with `make services` (or `make up` with Docker), or point DATABASE_URL at a running Postgres."
+    )]
+    Unreachable { url: String, cause: sqlx::Error },
+    #[error("cannot migrate the database at {url}: {cause}")]
+    Migration {
+        url: String,
+        cause: sqlx::migrate::MigrateError,
+    },
+}
+
+// ANCHOR: statements
+const INSERT_USER: Statement = Statement {
+    operation: "INSERT",
+    collection: "users",
+    text: "INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id, name, email, created_at",
+};
+const INSERT_OUTBOX: Statement = Statement {
+    operation: "INSERT",
+    collection: "outbox",
+    text: "INSERT INTO outbox (event_type, message_key, payload, headers) VALUES ($1, $2, $3, $4)",
+};
+const SELECT_USER: Statement = Statement {
+    operation: "SELECT",
+    collection: "users",
+    text: "SELECT id, name, email, created_at FROM users WHERE id = $1",
+};
+// ANCHOR_END: statements
+const SELECT_LEGACY_ACCOUNT: Statement = Statement {
+    operation: "SELECT",
+    collection: "legacy_accounts",
+    text: "SELECT name FROM legacy_accounts WHERE id = $1",
+};
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    target: DbTarget,
+}
+
+impl Store {
+    /// Connect, creating the database if needed, and run the migrations.
+    pub async fn connect(url: &str) -> Result<Self, StartError> {
+        let unreachable = |cause| StartError::Unreachable {
+            url: redact_url(url),
+            cause,
+        };
+        create_database_if_missing(url).await.map_err(unreachable)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await
+            .map_err(unreachable)?;
+        sqlx::migrate!()
+            .run(&pool)
+            .await
+            .map_err(|cause| StartError::Migration {
+                url: redact_url(url),
+                cause,
+            })?;
+        Ok(Self {
+            pool,
+            target: DbTarget::from_url(url),
+        })
+    }
+
+    /// Insert the user and its `user.created` event in one transaction: either both exist
+    /// or neither does.
+    #[tracing::instrument(name = "store_user", skip_all, err(Display, level = "warn"))]
+    pub async fn create_user(&self, new_user: &NewUser) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // ANCHOR: traced_query
+        let insert = sqlx::query_as(INSERT_USER.text)
+            .bind(&new_user.name)
+            .bind(&new_user.email)
+            .fetch_one(&mut *tx);
+        let user: User = self
+            .target
+            .traced(&INSERT_USER, insert)
+            .await
+            // ANCHOR_END: traced_query
+            .map_err(|err| match &err {
+                sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+                    StoreError::DuplicateEmail
+                }
+                _ => StoreError::Database(err),
+            })?;
+        let payload = serde_json::to_string(&UserCreated::from(&user))
+            .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+        // The event carries this request's trace context, so that the trace continues
+        // through the outbox relay and Kafka to the consumer.
+        let headers = serde_json::to_string(&crate::kafka_propagation::current_context_headers())
+            .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+        let insert = sqlx::query(INSERT_OUTBOX.text)
+            .bind("user.created")
+            .bind(user.id.to_string())
+            .bind(payload)
+            .bind(headers)
+            .execute(&mut *tx);
+        self.target.traced(&INSERT_OUTBOX, insert).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    #[tracing::instrument(name = "find_user", skip_all, err(Display))]
+    pub async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let select = sqlx::query_as(SELECT_USER.text)
+            .bind(id)
+            .fetch_optional(&self.pool);
+        let user = self.target.traced(&SELECT_USER, select).await?;
+        Ok(user)
+    }
+
+    /// A query against a table that does not exist: the "viewing an error" demo.
+    #[tracing::instrument(name = "find_legacy_account", skip_all, err(Display))]
+    pub async fn find_legacy_account(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let select = sqlx::query(SELECT_LEGACY_ACCOUNT.text)
+            .bind(id)
+            .fetch_optional(&self.pool);
+        let row = self.target.traced(&SELECT_LEGACY_ACCOUNT, select).await?;
+        Ok(row.map(|row| row.get::<String, _>(0)))
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+async fn create_database_if_missing(url: &str) -> Result<(), sqlx::Error> {
+    if Postgres::database_exists(url).await? {
+        return Ok(());
+    }
+    match Postgres::create_database(url).await {
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(DUPLICATE_DATABASE) => {
+            Ok(())
+        }
+        other => {
+            if other.is_ok() {
+                tracing::info!(url = %redact_url(url), "created database");
+            }
+            other
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Step 3's contract: everything steps 1 and 2 do (`crates/testkit/src/contract/step1.rs`
+//! except "sends nothing over OTLP", and `step2.rs`) plus the database, cache, HTTP-client
+//! and Kafka spans of `step3.rs`: one trace across both services and the broker.
+//! Needs Postgres, Valkey and Kafka: `make services`.
+
+use testkit::StepBinaries;
+
+fn binaries() -> StepBinaries {
+    StepBinaries {
+        user_service: env!("CARGO_BIN_EXE_step3-user-service").into(),
+        email_service: env!("CARGO_BIN_EXE_step3-email-service").into(),
+    }
+}
+
+testkit::contract_tests!(binaries();
+    step1::users_are_created_cached_and_read,
+    step1::each_user_gets_one_event_and_one_welcome_email,
+    step1::bad_input_gets_clear_json_errors,
+    step1::demo_endpoints_work,
+    step1::valkey_outage_falls_back_to_postgres,
+    step1::kafka_outage_keeps_users_and_events_consistent,
+    step1::start_up_errors_are_clear,
+    step1::shutdown_is_graceful,
+    step1::email_service_accepts_and_fails_on_demand,
+    step2::server_spans_follow_semantic_conventions_http,
+    step2::server_spans_follow_semantic_conventions_grpc,
+    step2::trace_context_and_child_spans_http,
+    step2::trace_context_and_child_spans_grpc,
+    step2::malformed_trace_headers_start_a_new_trace,
+    step2::every_span_is_flushed_on_sigterm_http,
+    step2::every_span_is_flushed_on_sigterm_grpc,
+    step2::collector_outage_costs_nothing_http,
+    step2::collector_outage_costs_nothing_grpc,
+    step3::one_trace_from_request_to_email,
+    step3::cache_hits_and_failing_queries_are_visible,
+    step3::spans_carry_no_personal_data,
+    step3::messages_without_trace_headers_start_new_traces,
+);
