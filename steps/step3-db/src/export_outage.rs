@@ -32,6 +32,7 @@ impl<E> OutageReportingExporter<E> {
 }
 
 impl<E: SpanExporter> SpanExporter for OutageReportingExporter<E> {
+    // ANCHOR: export_outage
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let result = self.inner.export(batch).await;
         match &result {
@@ -40,6 +41,7 @@ impl<E: SpanExporter> SpanExporter for OutageReportingExporter<E> {
         }
         result
     }
+    // ANCHOR_END: export_outage
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.inner.shutdown_with_timeout(timeout)

@@ -26,6 +26,7 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
 }
 
+// ANCHOR: router
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/users", post(create_user))
@@ -39,6 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(crate::http_tracing::layer())
         .with_state(state)
 }
+// ANCHOR_END: router
 
 /// `POST /users`: validate, insert (with its event, in one transaction), cache, 201.
 async fn create_user(

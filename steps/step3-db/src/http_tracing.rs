@@ -45,6 +45,7 @@ fn server_span(request: &Request<Body>) -> Span {
     if is_probe(request.uri().path()) {
         return Span::none();
     }
+    // ANCHOR: span_name
     let method = request.method().as_str();
     // The route template (`/users/{id}`), never the raw path: span names must have low
     // cardinality. Unknown routes have no template, and the name is just the method.
@@ -56,7 +57,9 @@ fn server_span(request: &Request<Body>) -> Span {
         Some(route) => format!("{method} {route}"),
         None => method.to_owned(),
     };
+    // ANCHOR_END: span_name
     let (host, port) = server_address(request);
+    // ANCHOR: span_fields
     let span = tracing::info_span!(
         "HTTP request",
         otel.name = name,
@@ -73,6 +76,8 @@ fn server_span(request: &Request<Body>) -> Span {
         http.response.status_code = Empty,
         error.type = Empty,
     );
+    // ANCHOR_END: span_fields
+    // ANCHOR: set_parent
     // Continue the caller's trace. Must happen before the span is entered; a missing or
     // malformed `traceparent` leaves an empty context, and the span starts a new trace.
     let caller = global::get_text_map_propagator(|propagator| {
@@ -81,9 +86,11 @@ fn server_span(request: &Request<Body>) -> Span {
     if let Err(err) = span.set_parent(caller) {
         tracing::debug!(%err, "cannot set the parent of the server span");
     }
+    // ANCHOR_END: set_parent
     span
 }
 
+// ANCHOR: record_response
 fn record_response(response: &Response<Body>, _latency: Duration, span: &Span) {
     let status = response.status();
     // An integer attribute: a `u16` would be exported as the string "200".
@@ -94,6 +101,7 @@ fn record_response(response: &Response<Body>, _latency: Duration, span: &Span) {
         span.record("error.type", status.as_str());
     }
 }
+// ANCHOR_END: record_response
 // ANCHOR_END: server_span
 
 fn header_text(request: &Request<Body>, name: header::HeaderName) -> Option<&str> {

@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+// ANCHOR: runtime
 pub fn run(main: impl Future<Output = ExitCode>) -> ExitCode {
     let workers = std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2));
     match tokio::runtime::Builder::new_multi_thread()
@@ -19,3 +20,4 @@ pub fn run(main: impl Future<Output = ExitCode>) -> ExitCode {
         }
     }
 }
+// ANCHOR_END: runtime

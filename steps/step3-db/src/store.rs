@@ -142,6 +142,7 @@ impl Store {
         Ok(user)
     }
 
+    // ANCHOR: find_legacy_account
     /// A query against a table that does not exist: the "viewing an error" demo.
     #[tracing::instrument(name = "find_legacy_account", skip_all, err(Display))]
     pub async fn find_legacy_account(&self, id: i64) -> Result<Option<String>, StoreError> {
@@ -151,6 +152,7 @@ impl Store {
         let row = self.target.traced(&SELECT_LEGACY_ACCOUNT, select).await?;
         Ok(row.map(|row| row.get::<String, _>(0)))
     }
+    // ANCHOR_END: find_legacy_account
 
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

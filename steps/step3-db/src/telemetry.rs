@@ -28,6 +28,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::export_outage::OutageReportingExporter;
 
+// ANCHOR: filters
 /// Used when `RUST_LOG` is unset. Postgres notices such as "relation already exists,
 /// skipping" (from the migrations) are not news. The OpenTelemetry SDK logs every failed
 /// export; `export_outage.rs` reports a collector outage once instead.
@@ -37,6 +38,7 @@ const DEFAULT_LOG_FILTER: &str = "info,sqlx::postgres::notice=warn,opentelemetry
 /// (`RUST_LOG=warn`) do not silently switch tracing off. The SDK's own events are never
 /// traced: that would be telemetry about exporting telemetry.
 const TRACE_FILTER: &str = "info,opentelemetry=off";
+// ANCHOR_END: filters
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -134,6 +136,7 @@ fn collector_description() -> String {
     }
 }
 
+// ANCHOR: shutdown
 impl TelemetryGuard {
     /// Export the spans still in the batch and stop. Call it after the server has drained,
     /// so that the last requests' spans are included. Shutting down blocks (it waits for the
@@ -151,12 +154,15 @@ impl TelemetryGuard {
         }
     }
 }
+// ANCHOR_END: shutdown
 
+// ANCHOR: record_error
 /// Mark the current span as failed, without logging: for failures that the caller already
 /// reports (a cache or Kafka outage is logged once, not once per span).
 pub fn record_error(error: &dyn std::fmt::Display) {
     tracing::Span::current().set_status(Status::error(error.to_string()));
 }
+// ANCHOR_END: record_error
 
 // ANCHOR: baggage
 /// Copy one W3C baggage entry that the caller sent (header `baggage: session.id=…`) onto the

@@ -105,18 +105,30 @@ pub async fn one_trace_from_request_to_email(binaries: &StepBinaries) {
     let (receiver, stack) = start(binaries).await;
     let id = create_user(&stack, "Ada Lovelace", "ada@example.com").await;
     stack.wait_for_emails(1, SPAN_TIMEOUT).await;
+    let topic = stack.topic.name();
+    let chain_names = [
+        "POST /users".to_owned(),
+        "INSERT users".to_owned(),
+        "SET".to_owned(),
+        format!("send {topic}"),
+        format!("process {topic}"),
+        "POST".to_owned(),
+        "POST /emails".to_owned(),
+    ];
+    // The two services export on their own schedules: wait for every link of the chain.
     let spans = receiver
         .wait_for_spans(SPAN_TIMEOUT, |spans| {
             let Some(request) = spans.iter().find(|s| s.name == "POST /users") else {
                 return false;
             };
-            spans
-                .iter()
-                .any(|s| s.name == "POST /emails" && s.trace_id == request.trace_id)
+            chain_names.iter().all(|name| {
+                spans
+                    .iter()
+                    .any(|s| &s.name == name && s.trace_id == request.trace_id)
+            })
         })
         .await
         .unwrap_or_else(|err| panic!("the trace does not reach the email-service: {err}"));
-    let topic = stack.topic.name();
     let request = spans
         .iter()
         .find(|s| s.name == "POST /users")
@@ -235,8 +247,36 @@ pub async fn one_trace_from_request_to_email(binaries: &StepBinaries) {
             .all(|span| span.status.code != SpanStatus::Error)
     );
     stack.stop().await;
+    if let Ok(path) = std::env::var("TRACE_DUMP") {
+        dump_trace(&spans, trace, &path);
+    }
 }
 // ANCHOR_END: one_trace
+
+/// Writes the spans of one trace as JSON (`TRACE_DUMP=path`): the slides draw their trace
+/// waterfall from a real trace captured by this test.
+fn dump_trace(spans: &[Span], trace_id: &str, path: &str) {
+    let mut trace: Vec<&Span> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
+    trace.sort_by_key(|s| s.start_unix_nano);
+    let rows: Vec<serde_json::Value> = trace
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name,
+                "kind": format!("{:?}", s.kind).to_uppercase(),
+                "service": s.resource.service_name(),
+                "span_id": s.span_id,
+                "parent_span_id": s.parent_span_id,
+                "start_unix_nano": s.start_unix_nano,
+                "end_unix_nano": s.end_unix_nano,
+                "error": s.status.code == SpanStatus::Error,
+            })
+        })
+        .collect();
+    let json = serde_json::json!({ "trace_id": trace_id, "spans": rows });
+    let text = serde_json::to_string_pretty(&json).expect("JSON");
+    std::fs::write(path, text).unwrap_or_else(|err| panic!("cannot write {path}: {err}"));
+}
 
 /// A cache miss then a hit, visible on the Valkey spans; a unique violation (409) and a
 /// missing table (500) recorded as errors on their DB spans, with the SQLSTATE.

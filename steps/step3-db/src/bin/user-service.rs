@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use step3_db::config::UserServiceConfig;
 use step3_db::{runtime, telemetry, user_service};
 
+// ANCHOR: main
 fn main() -> ExitCode {
     runtime::run(async {
         let telemetry = match telemetry::init("user-service") {
@@ -33,3 +34,4 @@ fn main() -> ExitCode {
         }
     })
 }
+// ANCHOR_END: main
