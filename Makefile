@@ -31,10 +31,12 @@ help: ## Show this help (the default target)
 	@echo "Usage: make <target> [STEP=n]"
 	@echo
 	@echo "Targets:"
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables:"
 	@echo "  STEP=n           the step 'make run' runs (steps/step<n>-*); default: $(STEP), the highest; available: $(strip $(STEPS))"
+	@echo "  COLLECTOR=alloy  'make up' with Grafana Alloy instead of the OpenTelemetry Collector (default: otelcol)"
+	@echo "  PYROSCOPE=1      'make up' also starts Pyroscope"
 
 services: ## Make PostgreSQL :5432, Redis :6379 and Kafka :9092 reachable on 127.0.0.1 (installs what is missing)
 	@$(SERVICES) up
@@ -48,7 +50,7 @@ clean-services: ## Stop the tansu Kafka broker that `make services` started
 run: ## Build and run step STEP: email-service in the background, user-service in front; Ctrl-C stops both
 	@bash $(ROOT)/scripts/run-step.sh "$(STEP)"
 
-test: services lint test-rust ## What CI runs: services, then lint, then the Rust tests
+test: services lint test-rust test-slides ## What CI runs: services, then lint, then the Rust tests, then the slide deck
 
 lint: ## Check formatting (cargo fmt --check) and run clippy with warnings as errors
 	@echo "==> lint: formatting (cargo fmt --check)"
@@ -62,3 +64,66 @@ test-rust: services ## Run the workspace's Rust tests (needs the services)
 
 fmt: ## Format all the Rust code
 	$(CARGO) fmt --all
+
+# --- the Docker stack (docker/, see docker/README.md) ------------------------------------------
+# COLLECTOR=otelcol (default) or alloy; PYROSCOPE=1 adds Pyroscope. Without a Docker engine
+# these fail at once and say so; `make services` starts the native dependencies instead.
+STACK := bash $(ROOT)/docker/scripts/stack.sh
+COLLECTOR ?= otelcol
+export COLLECTOR PYROSCOPE
+
+.PHONY: up down reset ps logs load otlp-smoke e2e stack-check
+
+up: ## Start the LGTM stack + Postgres, Valkey, Kafka in Docker; wait until healthy; print the URLs (COLLECTOR=alloy, PYROSCOPE=1)
+	@$(STACK) up
+
+down: ## Stop the Docker stack (keeps its data volumes)
+	@$(STACK) down
+
+reset: ## Stop the Docker stack and delete its volumes (traces, logs, metrics, Grafana, Postgres)
+	@$(STACK) reset
+
+ps: ## Show the Docker stack's containers
+	@$(STACK) ps
+
+logs: ## Follow the Docker stack's logs (SERVICE=tempo for one; FOLLOW=0 to print and exit)
+	@$(STACK) logs $(SERVICE)
+
+load: ## Send mixed traffic to a running user-service (URL=…, DURATION=30s or REQUESTS=n, CONCURRENCY=n)
+	$(CARGO) run -p loadgen --release -- $(if $(URL),--url $(URL)) $(if $(DURATION),--duration $(DURATION)) $(if $(REQUESTS),--requests $(REQUESTS)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+
+otlp-smoke: ## Send one span, metric point and log with curl to :4318, then find them in Tempo, Mimir and Loki
+	@bash $(ROOT)/docker/scripts/otlp-smoke.sh
+
+e2e: ## Run step STEP against the Docker stack under load; check traces, metrics, logs, service graph in the backends
+	@bash $(ROOT)/docker/scripts/e2e.sh "$(STEP)"
+
+stack-check: ## Static checks of docker/ (also part of `make test`): parse, references, ports, UIDs, metric names
+	$(CARGO) test -p stack-check --locked
+
+# --- the slide deck (slides/, see slides/README.md) -------------------------------------------
+# Hugo (Debian's 0.111) renders reveal.js; reveal.js, mermaid and playwright-core come from npm
+# (slides/package-lock.json). The browser test drives Debian's /usr/bin/chromium (CHROMIUM=…).
+SLIDES := $(ROOT)/slides
+HUGO ?= hugo
+SLIDES_PORT ?= 1313
+
+.PHONY: slides slides-build slides-pdf slides-deps test-slides
+
+slides-deps: ## Install the deck's npm packages (npm ci) unless they are up to date
+	@cd $(SLIDES) && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  echo "==> slides: npm ci"; npm ci --no-audit --no-fund; fi
+
+slides: slides-deps ## Present the talk: serve the deck with live reload on http://127.0.0.1:1313 (offline; S = speaker view)
+	cd $(SLIDES) && $(HUGO) server --bind 127.0.0.1 --port $(SLIDES_PORT) --disableFastRender
+
+slides-build: slides-deps ## Build the deck into slides/public/ (fails on a missing or empty code anchor)
+	@echo "==> slides: hugo build"
+	cd $(SLIDES) && $(HUGO) --cleanDestinationDir --destination public
+
+slides-pdf: slides-build ## Export the deck to slides/slides.pdf, one page per slide (headless Chromium, ?print-pdf)
+	cd $(SLIDES) && node scripts/pdf.mjs public slides.pdf
+
+test-slides: slides-build ## Build the deck, then test every slide in headless Chromium, and the PDF export
+	@echo "==> test: slides (headless Chromium)"
+	cd $(SLIDES) && node --test test/

@@ -51,15 +51,8 @@ APT_UPDATED=${SERVICES_APT_UPDATED:-}
 
 # --- small helpers ---------------------------------------------------------------------
 
-log() { printf '==> %s\n' "$*"; }
-warn() { printf '==> warning: %s\n' "$*" >&2; }
-die() {
-  printf '==> error: %s\n' "$1" >&2
-  shift
-  local line
-  for line in "$@"; do printf '    %s\n' "$line" >&2; done
-  exit 1
-}
+# shellcheck source=scripts/messages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/messages.sh"
 
 # Prints the last lines of a log file, indented, to stderr.
 show_log_tail() {
@@ -492,7 +485,19 @@ docker_engine_runs() {
 
 up_with_docker() {
   log "docker: engine runs and $COMPOSE_FILE exists: using containers"
-  docker compose -f "$COMPOSE_FILE" up -d postgres valkey kafka
+  # What already listens (native servers, or our containers) is used as it is: starting a
+  # container on a taken port would fail.
+  local wanted=() entry
+  for entry in "postgres:$PG_PORT" "valkey:$REDIS_PORT" "kafka:$KAFKA_PORT"; do
+    if is_port_open "$HOST" "${entry#*:}"; then
+      log "${entry%%:*}: $HOST:${entry#*:} already answers: using it"
+    else
+      wanted+=("${entry%%:*}")
+    fi
+  done
+  if ((${#wanted[@]})); then
+    docker compose -f "$COMPOSE_FILE" up -d "${wanted[@]}"
+  fi
   wait_for_port postgres "$HOST" "$PG_PORT" "$SERVICES_TIMEOUT" "docker compose logs postgres" ||
     die "postgres container is not reachable on $HOST:$PG_PORT" "See: docker compose -f $COMPOSE_FILE logs postgres"
   wait_for_port redis "$HOST" "$REDIS_PORT" "$SERVICES_TIMEOUT" "docker compose logs valkey" ||

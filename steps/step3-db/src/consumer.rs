@@ -117,6 +117,7 @@ impl WelcomeEmailConsumer {
             messaging.kafka.offset = message.offset(),
             messaging.kafka.message.key = message.key().and_then(|key| std::str::from_utf8(key).ok()),
         );
+        // ANCHOR: consumer_link
         let producer = KafkaHeaderExtractor(message.headers()).context();
         let producer_span = producer.span().span_context().clone();
         if producer_span.is_valid() {
@@ -125,6 +126,7 @@ impl WelcomeEmailConsumer {
                 tracing::debug!(%err, "cannot continue the producer's trace");
             }
         }
+        // ANCHOR_END: consumer_link
         span
     }
     // ANCHOR_END: consumer_span

@@ -72,6 +72,7 @@ impl EmailClient {
             http.response.status_code = Empty,
             error.type = Empty,
         );
+        // ANCHOR: inject
         let mut request = self
             .http
             .post(&self.send_url)
@@ -82,6 +83,7 @@ impl EmailClient {
             propagator.inject_context(&span.context(), &mut HeaderInjector(request.headers_mut()));
         });
         let response = self.http.execute(request).instrument(span.clone()).await;
+        // ANCHOR_END: inject
         match response {
             Ok(response) => {
                 let status = response.status();

@@ -156,6 +156,7 @@ impl OutboxRelay {
             messaging.kafka.offset = Empty,
             error.type = Empty,
         );
+        // ANCHOR: producer_context
         let request_context = context_from_stored_headers(&event.headers);
         if let Err(err) = span.set_parent(request_context) {
             tracing::debug!(%err, "cannot continue the request's trace");
@@ -166,6 +167,7 @@ impl OutboxRelay {
             .key(&event.message_key)
             .payload(&event.payload)
             .headers(headers);
+        // ANCHOR_END: producer_context
         let delivery = self
             .producer
             .send(record, Timeout::After(Duration::ZERO))

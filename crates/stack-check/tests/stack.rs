@@ -1,0 +1,418 @@
+//! The static checks, run on the real files under `docker/`. These stand in for running the
+//! stack where there is no Docker engine; `make e2e` checks the running stack where there is.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::Value;
+use stack_check::{
+    alloy, backends, collector, compose, docker_dir, endpoints, envfile, grafana, read_json,
+    read_text, read_yaml, report, yaml_get, yaml_strings,
+};
+
+fn assert_none(what: &str, problems: Vec<String>) {
+    assert!(problems.is_empty(), "{what}:\n{}", report(&problems));
+}
+
+fn path(rel: &str) -> PathBuf {
+    docker_dir().join(rel)
+}
+
+fn env() -> BTreeMap<String, String> {
+    envfile::parse(&read_text(&path(".env")).unwrap()).unwrap()
+}
+
+fn compose_doc() -> Value {
+    read_yaml(&path("compose.yaml")).unwrap()
+}
+
+fn listeners() -> BTreeMap<String, BTreeSet<u16>> {
+    compose::listeners(&compose_doc())
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_yaml_json_alloy_and_env_file_parses() {
+    let mut files = Vec::new();
+    files_under(&docker_dir(), &mut files);
+    let mut problems = Vec::new();
+    let mut counts = BTreeMap::new();
+    for f in &files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let kind = match f.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => read_yaml(f).map(|_| "yaml"),
+            Some("json") => read_json(f).map(|_| "json"),
+            Some("alloy") => read_text(f)
+                .and_then(|t| alloy::parse(&t).map_err(|e| format!("{}: {e}", f.display())))
+                .map(|_| "alloy"),
+            _ if name == ".env" => read_text(f)
+                .and_then(|t| envfile::parse(&t).map_err(|e| format!("{}: {e}", f.display())))
+                .map(|_| "env"),
+            _ => continue,
+        };
+        match kind {
+            Ok(k) => *counts.entry(k).or_insert(0) += 1,
+            Err(e) => problems.push(e),
+        }
+    }
+    assert_none("files that do not parse", problems);
+    for (kind, at_least) in [("yaml", 7), ("json", 3), ("alloy", 1), ("env", 1)] {
+        assert!(
+            counts.get(kind).copied().unwrap_or(0) >= at_least,
+            "expected ≥ {at_least} {kind} files, found {counts:?}"
+        );
+    }
+}
+
+#[test]
+fn compose_variables_are_set_in_the_env_file() {
+    assert_none(
+        "compose variables",
+        compose::check_variables(&compose_doc(), &env()),
+    );
+}
+
+#[test]
+fn compose_images_are_pinned() {
+    assert_none("image tags", compose::check_images(&compose_doc(), &env()));
+}
+
+#[test]
+fn compose_depends_on_resolves() {
+    assert_none("depends_on", compose::check_depends_on(&compose_doc()));
+}
+
+#[test]
+fn compose_volumes_resolve() {
+    let doc = compose_doc();
+    assert_none("volumes", compose::check_volumes(&doc));
+    assert_none(
+        "bind mounts",
+        compose::check_bind_sources(&doc, &docker_dir()),
+    );
+}
+
+#[test]
+fn compose_ports_bind_loopback_and_do_not_collide() {
+    let doc = compose_doc();
+    assert_none("ports", compose::check_ports(&doc));
+    assert_none("port conflicts", compose::check_port_conflicts(&doc));
+}
+
+#[test]
+fn compose_services_have_memory_limits() {
+    assert_none(
+        "memory limits",
+        compose::check_memory_limits(&compose_doc()),
+    );
+}
+
+#[test]
+fn compose_has_what_the_scripts_expect() {
+    // scripts/services.sh starts exactly these, and the docs and scripts name the profiles.
+    let doc = compose_doc();
+    let services = compose::services(&doc);
+    for name in [
+        "postgres",
+        "valkey",
+        "kafka",
+        "tempo",
+        "loki",
+        "mimir",
+        "grafana",
+        "otel-collector",
+        "alloy",
+        "pyroscope",
+    ] {
+        assert!(
+            services.contains_key(name),
+            "compose.yaml has no service {name}"
+        );
+    }
+    let profile = |s: &str| yaml_strings(services[s].get("profiles"));
+    assert_eq!(profile("otel-collector"), ["otelcol"]);
+    assert_eq!(profile("alloy"), ["alloy"]);
+    assert_eq!(profile("pyroscope"), ["pyroscope"]);
+    // The service's defaults (README): postgres://postgres:postgres@127.0.0.1:5432, Kafka on 127.0.0.1:9092.
+    let pg = compose::environment(services["postgres"]);
+    assert_eq!(
+        (
+            pg["POSTGRES_USER"].as_str(),
+            pg["POSTGRES_PASSWORD"].as_str()
+        ),
+        ("postgres", "postgres")
+    );
+    let kafka = compose::environment(services["kafka"]);
+    assert!(
+        kafka["KAFKA_ADVERTISED_LISTENERS"].contains("PLAINTEXT_HOST://127.0.0.1:9092"),
+        "{kafka:?}"
+    );
+}
+
+#[test]
+fn collector_pipelines_resolve_and_receivers_bind_all_interfaces() {
+    let doc = read_yaml(&path("otel-collector.yaml")).unwrap();
+    assert_none("collector pipelines", collector::check_pipelines(&doc));
+    assert_none(
+        "collector component types",
+        collector::check_component_types(&doc),
+    );
+    assert_none(
+        "collector receivers",
+        collector::check_receivers_bind_all(
+            "otel-collector.yaml receivers.otlp",
+            yaml_get(&doc, &["receivers", "otlp"]),
+        ),
+    );
+}
+
+#[test]
+fn collector_exporters_point_at_compose_services() {
+    let doc = read_yaml(&path("otel-collector.yaml")).unwrap();
+    let listeners = listeners();
+    let eps = collector::exporter_endpoints(&doc);
+    assert!(
+        eps.len() >= 3,
+        "expected exporters to Tempo, Mimir and Loki: {eps:?}"
+    );
+    let problems = eps
+        .iter()
+        .filter_map(|(id, ep)| {
+            endpoints::check(
+                &format!("otel-collector.yaml exporters.{id}"),
+                ep,
+                &listeners,
+            )
+        })
+        .collect();
+    assert_none("collector exporter endpoints", problems);
+    let hosts: BTreeSet<String> = eps
+        .iter()
+        .filter_map(|(_, ep)| endpoints::host_port(ep).map(|(h, _)| h))
+        .collect();
+    assert_eq!(
+        hosts,
+        BTreeSet::from(["tempo".into(), "mimir".into(), "loki".into()])
+    );
+}
+
+#[test]
+fn alloy_config_references_and_endpoints_resolve() {
+    let stmts = alloy::parse(&read_text(&path("config.alloy")).unwrap()).unwrap();
+    assert_none("Alloy references", alloy::check_references(&stmts));
+    let (problems, hosts) = alloy::check_endpoints(&stmts, &listeners());
+    assert_none("Alloy endpoints", problems);
+    assert_eq!(
+        hosts,
+        BTreeSet::from(["tempo".into(), "mimir".into(), "loki".into()])
+    );
+}
+
+#[test]
+fn collector_and_alloy_publish_the_same_otlp_ports() {
+    let doc = compose_doc();
+    let services = compose::services(&doc);
+    let ports = |s: &str| -> BTreeSet<(Option<u16>, Option<u16>)> {
+        compose::published(services[s])
+            .into_iter()
+            .filter(|p| matches!(p.container_port, Some(4317 | 4318)))
+            .map(|p| (p.host_port, p.container_port))
+            .collect()
+    };
+    let otlp = BTreeSet::from([(Some(4317), Some(4317)), (Some(4318), Some(4318))]);
+    assert_eq!(ports("otel-collector"), otlp);
+    assert_eq!(ports("alloy"), otlp);
+}
+
+#[test]
+fn tempo_config_matches_compose_and_enables_the_generator() {
+    let doc = read_yaml(&path("tempo.yaml")).unwrap();
+    assert_none("Tempo", backends::check_tempo(&doc, &listeners()));
+}
+
+#[test]
+fn loki_and_mimir_listen_where_compose_says() {
+    let listeners = listeners();
+    assert_none(
+        "Loki",
+        backends::check_loki(&read_yaml(&path("loki.yaml")).unwrap(), &listeners),
+    );
+    assert_none(
+        "Mimir",
+        backends::check_mimir(&read_yaml(&path("mimir.yaml")).unwrap(), &listeners),
+    );
+}
+
+fn datasources_doc() -> Value {
+    read_yaml(&path("grafana/provisioning/datasources/datasources.yaml")).unwrap()
+}
+
+#[test]
+fn grafana_datasources_resolve() {
+    let doc = datasources_doc();
+    assert_none("datasources", grafana::check_datasources(&doc));
+    let types = grafana::datasource_types(&doc);
+    for (uid, kind) in [
+        ("mimir", "prometheus"),
+        ("loki", "loki"),
+        ("tempo", "tempo"),
+        ("pyroscope", "grafana-pyroscope-datasource"),
+    ] {
+        assert_eq!(
+            types.get(uid).map(String::as_str),
+            Some(kind),
+            "datasource uid {uid}"
+        );
+    }
+    let listeners = listeners();
+    let problems = grafana::datasource_urls(&doc)
+        .iter()
+        .filter_map(|(name, url)| endpoints::check(&format!("datasource {name}"), url, &listeners))
+        .collect();
+    assert_none("datasource URLs", problems);
+}
+
+#[test]
+fn grafana_correlations_are_configured() {
+    let tempo = read_yaml(&path("tempo.yaml")).unwrap();
+    let label = yaml_get(
+        &tempo,
+        &[
+            "overrides",
+            "defaults",
+            "metrics_generator",
+            "trace_id_label_name",
+        ],
+    )
+    .and_then(Value::as_str)
+    .unwrap_or("traceID"); // Tempo's default
+    assert_none(
+        "correlations",
+        grafana::check_correlations(&datasources_doc(), label),
+    );
+}
+
+#[test]
+fn grafana_provisioning_escapes_dollars() {
+    let mut files = Vec::new();
+    files_under(&path("grafana/provisioning"), &mut files);
+    let mut problems = Vec::new();
+    for f in files {
+        for p in grafana::check_dollar_escaping(&read_text(&f).unwrap()) {
+            problems.push(format!("{}: {p}", f.display()));
+        }
+    }
+    assert_none("$ escaping", problems);
+}
+
+#[test]
+fn grafana_anonymous_access_is_at_most_editor() {
+    let doc = compose_doc();
+    let env = env();
+    let grafana_env: BTreeMap<String, String> =
+        compose::environment(compose::services(&doc)["grafana"])
+            .into_iter()
+            .map(|(k, v)| (k, compose::substitute(&v, &env)))
+            .collect();
+    assert_none(
+        "anonymous access",
+        grafana::check_anonymous_role(&grafana_env),
+    );
+    assert!(
+        grafana_env
+            .get("GF_SECURITY_ADMIN_PASSWORD")
+            .is_some_and(|p| !p.is_empty()),
+        "admin password from docker/.env"
+    );
+}
+
+fn dashboards() -> Vec<(String, serde_json::Value)> {
+    let dir = path("grafana/dashboards");
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                read_json(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn dashboards_use_provisioned_datasources() {
+    let uids = grafana::datasource_types(&datasources_doc());
+    let all = dashboards();
+    assert!(
+        all.len() >= 3,
+        "expected the overview, service-graph and errors dashboards"
+    );
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (file, d) in &all {
+        problems.extend(
+            grafana::check_dashboard(d, &uids)
+                .into_iter()
+                .map(|p| format!("{file}: {p}")),
+        );
+        let uid = d
+            .get("uid")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if !seen.insert(uid.clone()) {
+            problems.push(format!("{file}: dashboard uid {uid:?} is used twice"));
+        }
+    }
+    assert_none("dashboards", problems);
+}
+
+#[test]
+fn dashboards_query_only_known_metrics() {
+    let uids = grafana::datasource_types(&datasources_doc());
+    let known = grafana::parse_known_metrics(&read_text(&path("known-metrics.txt")).unwrap());
+    assert!(known.contains("traces_spanmetrics_calls_total"));
+    let mut problems = Vec::new();
+    let mut promql = 0;
+    for (file, d) in dashboards() {
+        promql += grafana::queries(&d)
+            .iter()
+            .filter(|q| q.expr.is_some() && q.uid.as_deref() == Some("mimir"))
+            .count();
+        problems.extend(
+            grafana::check_metric_names(&d, &uids, &known)
+                .into_iter()
+                .map(|p| format!("{file}: {p}")),
+        );
+    }
+    assert_none("dashboard metric names", problems);
+    assert!(
+        promql >= 10,
+        "expected the dashboards to have PromQL queries, found {promql}"
+    );
+}
+
+#[test]
+fn dashboard_provider_and_home_dashboard_match_the_mounts() {
+    let provider = read_yaml(&path("grafana/provisioning/dashboards/dashboards.yaml")).unwrap();
+    let doc = compose_doc();
+    let grafana = compose::services(&doc)["grafana"];
+    assert_none(
+        "dashboard mounts",
+        grafana::check_dashboard_mounts(&provider, grafana, &path("grafana/dashboards")),
+    );
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# `make e2e [STEP=n]`: runs a step (default: the most advanced) against the running stack,
+# sends load for E2E_LOAD seconds, stops the services (which flushes their telemetry), then
+# checks through the backends' HTTP APIs that what the step exports arrived: traces, span
+# metrics and their exemplars, the service graph, the app's metrics (step >= 4), logs and
+# trace-log correlation (step >= 5). PASS/FAIL per check; exits 1 if any check fails.
+# Checks that a step cannot pass yet are listed as "not checked", with the step that adds
+# them: they are neither passes nor failures.
+#
+# Usage: docker/scripts/e2e.sh [STEP]
+# Environment: E2E_LOAD=30 (seconds of load), E2E_START_TIMEOUT=1800 (build + start),
+#              E2E_TIMEOUT=120 (seconds to wait for the data in the backends)
+set -euo pipefail
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+E2E_LOAD=${E2E_LOAD:-30}
+E2E_START_TIMEOUT=${E2E_START_TIMEOUT:-1800}
+E2E_TIMEOUT=${E2E_TIMEOUT:-120}
+TEMPO=http://127.0.0.1:3200
+MIMIR=http://127.0.0.1:9009/prometheus
+LOKI=http://127.0.0.1:3100
+APP=http://127.0.0.1:8080
+
+require_docker
+require_tools curl jq
+
+cd "$REPO_ROOT"
+step=${1:-}
+if [[ -z $step ]]; then
+  step=$(find steps -maxdepth 1 -name 'step*-*' -type d | sed -nE 's#^steps/step([0-9]+)-.*#\1#p' | sort -n | tail -n 1)
+fi
+[[ $step =~ ^[0-9]+$ ]] || die "STEP must be a number (got '$step')"
+((step >= 2)) || die "step $step exports no telemetry (OpenTelemetry comes with step 2): use STEP=2 or later"
+
+# The stack must be up: the collector on 4318 and the three backends.
+missing=()
+is_port_open 4318 || missing+=("collector (127.0.0.1:4318)")
+http_ok "$TEMPO/ready" || missing+=("Tempo ($TEMPO/ready)")
+http_ok http://127.0.0.1:9009/ready || missing+=("Mimir (http://127.0.0.1:9009/ready)")
+http_ok "$LOKI/ready" || missing+=("Loki ($LOKI/ready)")
+((${#missing[@]} == 0)) || die "the stack is not ready: ${missing[*]}" "Start it with \`make up\` (and see \`make ps\`)."
+for port in 8080 8081; do
+  is_port_open "$port" && die "something already listens on 127.0.0.1:$port" \
+    "Stop the step that is running (Ctrl-C in its terminal): e2e starts its own."
+done
+
+log_file=$(mktemp -t e2e-step"$step".XXXXXX.log)
+log "e2e of step $step; the services' output goes to $log_file"
+
+# Telemetry comes fast: export every 1 s (spans) and 5 s (metrics) instead of 5 s and 60 s.
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_BSP_SCHEDULE_DELAY=1000 OTEL_BLRP_SCHEDULE_DELAY=1000 \
+  OTEL_METRIC_EXPORT_INTERVAL=5000 bash scripts/run-step.sh "$step" >"$log_file" 2>&1 &
+run_pid=$!
+
+stop_step() {
+  if kill -0 "$run_pid" 2>/dev/null; then
+    kill -TERM "$run_pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 150; i++)); do
+      kill -0 "$run_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  wait "$run_pid" 2>/dev/null || true
+}
+trap stop_step EXIT
+
+log "building and starting step $step (the first build takes a while)…"
+start=$SECONDS
+next=15
+until http_ok "$APP/healthz"; do
+  if ! kill -0 "$run_pid" 2>/dev/null; then
+    printf '==> error: step %s exited before answering on %s; last lines of %s:\n' "$step" "$APP" "$log_file" >&2
+    tail -n 30 "$log_file" | sed 's/^/    | /' >&2
+    exit 1
+  fi
+  if ((SECONDS - start >= E2E_START_TIMEOUT)); then
+    die "step $step does not answer on $APP/healthz after ${E2E_START_TIMEOUT}s (see $log_file)"
+  fi
+  if ((SECONDS - start >= next)); then
+    log "still waiting for $APP/healthz ($((SECONDS - start))s): $(tail -n 1 "$log_file" | cut -c1-100)"
+    next=$((next + 15))
+  fi
+  sleep 1
+done
+log "step $step answers after $((SECONDS - start))s; sending ${E2E_LOAD}s of load (make load)"
+
+t0=$(($(date +%s) - 60))
+make --no-print-directory load URL="$APP" DURATION="${E2E_LOAD}s" ||
+  fail "make load ran without errors" "see its output above"
+# Give the consumer a moment to deliver the last welcome emails, then stop: shutdown flushes.
+sleep 3
+log "stopping step $step (its shutdown flushes the last spans, metrics and logs)"
+stop_step
+trap - EXIT
+
+t1=$(($(date +%s) + 60))
+
+# --- queries --------------------------------------------------------------------------------
+
+LAST=
+tempo_search() { # TRACEQL: at least one trace matches
+  LAST="GET $TEMPO/api/search?q=$1"
+  get "$TEMPO/api/search" --data-urlencode "q=$1" --data-urlencode "start=$t0" --data-urlencode "end=$t1" \
+    --data-urlencode "limit=5" | jq -e '(.traces // []) | length > 0' >/dev/null
+}
+tempo_trace() { # TRACE_ID: Tempo returns it
+  LAST="GET $TEMPO/api/v2/traces/$1"
+  get "$TEMPO/api/v2/traces/$1" >/dev/null
+}
+mimir_query() { # PROMQL: a non-empty result
+  LAST="GET $MIMIR/api/v1/query?query=$1"
+  get "$MIMIR/api/v1/query" --data-urlencode "query=$1" | jq -e '.data.result | length > 0' >/dev/null
+}
+loki_query() { # LOGQL [LIMIT]: the JSON answer of a range query over the run
+  LAST="GET $LOKI/loki/api/v1/query_range?query=$1"
+  get "$LOKI/loki/api/v1/query_range" --data-urlencode "query=$1" --data-urlencode "limit=${2:-20}" \
+    --data-urlencode "start=${t0}000000000" --data-urlencode "end=${t1}000000000"
+}
+
+exemplar_trace_exists() {
+  local id
+  LAST="GET $MIMIR/api/v1/query_exemplars?query=traces_spanmetrics_latency_bucket{service=\"user-service\"}"
+  id=$(get "$MIMIR/api/v1/query_exemplars" --data-urlencode 'query=traces_spanmetrics_latency_bucket{service="user-service"}' \
+    --data-urlencode "start=$t0" --data-urlencode "end=$t1" |
+    jq -r '[.data[]?.exemplars[]?.labels | (.trace_id // .traceID) | select(. != null)] | first // empty') || return 1
+  [[ -n $id ]] || return 1
+  tempo_trace "$id"
+}
+logs_exist() {
+  loki_query '{service_name="user-service"}' 5 | jq -e '[.data.result[].values[]] | length > 0' >/dev/null
+}
+log_trace_exists() {
+  local id
+  id=$(loki_query '{service_name="user-service"} | trace_id != ""' 20 |
+    jq -r '[.data.result[].stream.trace_id | select(. != null and . != "")] | first // empty') || return 1
+  [[ -n $id ]] || {
+    LAST="no log line of user-service carries a trace_id ({service_name=\"user-service\"} | trace_id != \"\")"
+    return 1
+  }
+  tempo_trace "$id"
+}
+
+# --- the checks -----------------------------------------------------------------------------
+
+names=() steps=() cmds=()
+check() { # MIN_STEP NAME CMD...
+  steps+=("$1")
+  names+=("$2")
+  cmds+=("${*:3}")
+}
+check 2 "Tempo: traces of user-service" tempo_search '{ resource.service.name = "user-service" && kind = server }'
+check 2 "Tempo: traces of email-service" tempo_search '{ resource.service.name = "email-service" && kind = server }'
+check 2 "Mimir: span metrics of user-service (traces_spanmetrics_calls_total)" \
+  mimir_query 'traces_spanmetrics_calls_total{service="user-service", span_kind="SPAN_KIND_SERVER"}'
+check 2 "Mimir: span-metrics exemplar → a trace Tempo has" exemplar_trace_exists
+check 3 "Tempo: one trace across both services (user-service >> email-service)" \
+  tempo_search '{ resource.service.name = "user-service" } >> { resource.service.name = "email-service" }'
+check 3 "Mimir: service graph edge user-service → email-service" \
+  mimir_query 'traces_service_graph_request_total{client="user-service", server="email-service"}'
+check 3 "Mimir: service graph edge user-service → a database (connection_type=database)" \
+  mimir_query 'traces_service_graph_request_total{client="user-service", connection_type="database"}'
+check 4 "Mimir: the app's HTTP metrics (http_server_request_duration_seconds_count)" \
+  mimir_query 'http_server_request_duration_seconds_count{service_name="user-service"}'
+check 5 "Loki: logs of user-service" logs_exist
+check 5 "Loki → Tempo: a log line's trace_id is a trace in Tempo" log_trace_exists
+
+echo
+log "checking the backends (up to ${E2E_TIMEOUT}s for the data to arrive)"
+pending=()
+for i in "${!names[@]}"; do
+  if ((step >= steps[i])); then
+    pending+=("$i")
+  else
+    printf '  --    not checked at step %s: %s (comes with step %s)\n' "$step" "${names[i]}" "${steps[i]}"
+  fi
+done
+
+deadline=$((SECONDS + E2E_TIMEOUT))
+declare -A last_query=()
+while ((${#pending[@]})); do
+  still=()
+  for i in "${pending[@]}"; do
+    LAST=
+    # cmds[i] is "FUNCTION [ARGUMENT]": every check takes at most one argument.
+    read -r fn arg <<<"${cmds[i]}"
+    if "$fn" ${arg:+"$arg"}; then
+      pass "${names[i]}"
+    else
+      still+=("$i")
+      last_query[$i]=$LAST
+    fi
+  done
+  pending=("${still[@]}")
+  ((${#pending[@]})) || break
+  if ((SECONDS >= deadline)); then
+    for i in "${pending[@]}"; do
+      fail "${names[i]}" "nothing after ${E2E_TIMEOUT}s: ${last_query[$i]}"
+    done
+    break
+  fi
+  sleep 5
+done
+
+summary
