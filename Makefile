@@ -25,7 +25,7 @@ SERVICES := bash $(ROOT)/scripts/services.sh
 STEPS := $(shell ls -d $(ROOT)/steps/step*-* 2>/dev/null | sed -nE 's#^.*/step([0-9]+)-[^/]*$$#\1#p' | sort -n | tr '\n' ' ')
 STEP ?= $(lastword $(STEPS))
 
-.PHONY: help services services-status clean-services run test lint test-rust fmt
+.PHONY: help services services-status clean-services run check test lint test-rust fmt
 
 help: ## Show this help (the default target)
 	@echo "Usage: make <target> [STEP=n]"
@@ -49,6 +49,12 @@ clean-services: ## Stop the tansu Kafka broker that `make services` started
 
 run: ## Build and run step STEP: email-service in the background, user-service in front; Ctrl-C stops both
 	@bash $(ROOT)/scripts/run-step.sh "$(STEP)"
+
+check: services ## Run step STEP's contract tests against its crate (e.g. after your own changes in a workshop)
+	@pkg=$$(basename "$$(ls -d $(ROOT)/steps/step$(STEP)-* 2>/dev/null | head -1)"); \
+	if [ -z "$$pkg" ]; then echo "==> error: no steps/step$(STEP)-* (available: $(strip $(STEPS)))" >&2; exit 2; fi; \
+	echo "==> check: $$pkg against the step-$(STEP) contract"; \
+	$(CARGO) test -p "$$pkg" --test contract
 
 test: services lint test-rust test-slides ## What CI runs: services, then lint, then the Rust tests, then the slide deck
 
@@ -110,7 +116,8 @@ SLIDES_PORT ?= 1313
 
 .PHONY: slides slides-build slides-pdf slides-deps test-slides
 
-slides-deps: ## Install the deck's npm packages (npm ci) unless they are up to date
+slides-deps: ## Install the deck's tools (hugo, node, chromium: apt) and npm packages (npm ci) unless present
+	@bash $(ROOT)/scripts/slide-tools.sh
 	@cd $(SLIDES) && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 	  echo "==> slides: npm ci"; npm ci --no-audit --no-fund; fi
 
