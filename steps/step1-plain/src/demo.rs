@@ -146,6 +146,7 @@ async fn logs(QueryParams(params): QueryParams<DemoParams>) -> Result<Json<Value
     ))
 }
 
+// ANCHOR: demo_error
 /// A real failure path: reads a table that does not exist, so Postgres answers with an
 /// error (SQLSTATE 42P01) and the request fails with 500.
 async fn error(
@@ -160,3 +161,4 @@ async fn error(
         ))),
     }
 }
+// ANCHOR_END: demo_error

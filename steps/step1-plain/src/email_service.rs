@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::config::EmailServiceConfig;
-use crate::error::{ApiError, excerpt};
+use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::http::MAX_BODY_BYTES;
+use crate::http::{MAX_BODY_BYTES, no_route};
 
 /// How many accepted emails `GET /emails` remembers.
 const KEEP_LAST: usize = 1000;
@@ -136,8 +136,4 @@ async fn list_emails(
 
 async fn ok() -> Json<Value> {
     Json(json!({ "status": "ok" }))
-}
-
-async fn no_route(method: Method, uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no route for {method} {}", excerpt(uri.path())))
 }

@@ -112,7 +112,8 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     )
 }
 
-async fn no_route(method: Method, uri: Uri) -> ApiError {
+/// JSON 404 for any unknown route (both services use it).
+pub async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {method} {}", excerpt(uri.path())))
 }
 

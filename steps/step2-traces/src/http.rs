@@ -70,6 +70,7 @@ async fn create_user(
     ))
 }
 
+// ANCHOR: get_user
 /// `GET /users/{id}`: from the cache, else from Postgres (and then into the cache).
 async fn get_user(
     State(state): State<Arc<AppState>>,
@@ -94,6 +95,7 @@ async fn get_user(
     let _ = state.cache.put(&user).await;
     Ok(Json(user))
 }
+// ANCHOR_END: get_user
 
 /// Liveness: the process answers.
 async fn healthz() -> Json<serde_json::Value> {
@@ -116,7 +118,8 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     )
 }
 
-async fn no_route(method: Method, uri: Uri) -> ApiError {
+/// JSON 404 for any unknown route (both services use it).
+pub async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {method} {}", excerpt(uri.path())))
 }
 

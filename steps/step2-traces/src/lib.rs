@@ -1,7 +1,7 @@
 //! The user-service and email-service of the workshop, step 2: traces over OTLP.
 //!
-//! Both binaries (`src/bin/`) are thin: they read their configuration, set up logging and call
-//! [`user_service::run`] or [`email_service::run`]. Each module below has one job, so that the
+//! Both binaries (`src/bin/`) are thin: [`entry::main`] sets up logging, reads their
+//! configuration and calls [`user_service::run`] or [`email_service::run`]. Each module below has one job, so that the
 //! later steps can instrument them one at a time and the diff between two steps stays the lesson.
 
 pub mod cache;
@@ -10,6 +10,7 @@ pub mod consumer;
 pub mod demo;
 pub mod email;
 pub mod email_service;
+pub mod entry;
 pub mod error;
 pub mod events;
 pub mod export_outage;

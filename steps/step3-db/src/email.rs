@@ -27,6 +27,9 @@ struct EmailRequest<'a> {
 pub struct EmailClient {
     http: reqwest::Client,
     send_url: String,
+    /// `server.address` and `server.port` of the CLIENT spans, parsed once from the URL.
+    server_address: Option<String>,
+    server_port: Option<i64>,
 }
 
 impl EmailClient {
@@ -34,9 +37,17 @@ impl EmailClient {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
+        let send_url = format!("{}/emails", base_url.trim_end_matches('/'));
+        let url = reqwest::Url::parse(&send_url).ok();
         Ok(Self {
             http,
-            send_url: format!("{}/emails", base_url.trim_end_matches('/')),
+            server_address: url
+                .as_ref()
+                .and_then(|url| url.host_str().map(str::to_owned)),
+            server_port: url
+                .and_then(|url| url.port_or_known_default())
+                .map(i64::from),
+            send_url,
         })
     }
 
@@ -59,7 +70,6 @@ impl EmailClient {
     /// `POST /emails` in a CLIENT span, with the span's context in the request headers
     /// (`traceparent`, `baggage`): the email-service's server span becomes its child.
     async fn post(&self, body: &EmailRequest<'_>) -> Result<(), EmailError> {
-        let url = reqwest::Url::parse(&self.send_url).ok();
         let span = tracing::info_span!(
             "HTTP client request",
             otel.name = "POST",
@@ -67,8 +77,8 @@ impl EmailClient {
             otel.status_code = Empty,
             http.request.method = "POST",
             url.full = self.send_url,
-            server.address = url.as_ref().and_then(|url| url.host_str()),
-            server.port = url.as_ref().and_then(|url| url.port_or_known_default()).map(i64::from),
+            server.address = self.server_address,
+            server.port = self.server_port,
             http.response.status_code = Empty,
             error.type = Empty,
         );

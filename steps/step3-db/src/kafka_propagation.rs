@@ -14,13 +14,9 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 pub struct KafkaHeaderInjector(OwnedHeaders);
 
 impl KafkaHeaderInjector {
-    pub fn new() -> Self {
-        Self(OwnedHeaders::new())
-    }
-
     /// The headers with the trace context of `context` in them.
     pub fn headers_for(context: &Context) -> OwnedHeaders {
-        let mut injector = Self::new();
+        let mut injector = Self(OwnedHeaders::new());
         global::get_text_map_propagator(|propagator| {
             propagator.inject_context(context, &mut injector);
         });
@@ -38,12 +34,6 @@ impl Injector for KafkaHeaderInjector {
     }
 }
 // ANCHOR_END: injector
-
-impl Default for KafkaHeaderInjector {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 // ANCHOR: extractor
 /// Reads propagation fields from the headers of a consumed message. A message without

@@ -49,8 +49,4 @@ impl OutageLog {
             tracing::info!("{} is reachable again", self.dependency);
         }
     }
-
-    pub fn is_down(&self) -> bool {
-        self.down.load(Ordering::Relaxed)
-    }
 }

@@ -42,7 +42,8 @@ pub fn exporting_to(receiver: &OtlpReceiver, protocol: Protocol) -> StackOptions
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
 }
 
-async fn start(binaries: &StepBinaries, protocol: Protocol) -> (OtlpReceiver, Stack) {
+/// An OTLP receiver, and a stack exporting to it.
+pub(super) async fn start(binaries: &StepBinaries, protocol: Protocol) -> (OtlpReceiver, Stack) {
     let receiver = OtlpReceiver::start().await.expect("OTLP receiver");
     let stack = Stack::start(binaries, exporting_to(&receiver, protocol)).await;
     (receiver, stack)
@@ -55,7 +56,8 @@ fn get(stack: &Stack, path: &str) -> reqwest::RequestBuilder {
         .header("user-agent", USER_AGENT)
 }
 
-async fn create_user(stack: &Stack, name: &str, email: &str) -> i64 {
+/// `POST /users`, which must answer 201; the new id.
+pub(super) async fn create_user(stack: &Stack, name: &str, email: &str) -> i64 {
     let (status, body) = stack.create_user(name, email).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_i64().expect("id")

@@ -8,23 +8,11 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use reqwest::StatusCode;
 
-use super::step2::{Protocol, exporting_to};
-use crate::otlp::{AttrValue, OtlpReceiver, Span, SpanKind, StatusCode as SpanStatus};
-use crate::{Stack, StepBinaries, services};
+use super::step2::{Protocol, create_user, start};
+use crate::otlp::{AttrValue, Span, SpanKind, StatusCode as SpanStatus};
+use crate::{StepBinaries, services};
 
 const SPAN_TIMEOUT: Duration = Duration::from_secs(30);
-
-async fn start(binaries: &StepBinaries) -> (OtlpReceiver, Stack) {
-    let receiver = OtlpReceiver::start().await.expect("OTLP receiver");
-    let stack = Stack::start(binaries, exporting_to(&receiver, Protocol::HttpProtobuf)).await;
-    (receiver, stack)
-}
-
-async fn create_user(stack: &Stack, name: &str, email: &str) -> i64 {
-    let (status, body) = stack.create_user(name, email).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_i64().expect("id")
-}
 
 fn str_attr<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
     span.attributes.str(key)
@@ -102,7 +90,7 @@ fn descends_from(spans: &[Span], span: &Span, ancestor: &Span) -> bool {
 /// (HTTP client) → `POST /emails` (email-service): one trace id, the right parents, a link
 /// from the consumer to the producer, both services' resources, and every attribute.
 pub async fn one_trace_from_request_to_email(binaries: &StepBinaries) {
-    let (receiver, stack) = start(binaries).await;
+    let (receiver, stack) = start(binaries, Protocol::HttpProtobuf).await;
     let id = create_user(&stack, "Ada Lovelace", "ada@example.com").await;
     stack.wait_for_emails(1, SPAN_TIMEOUT).await;
     let topic = stack.topic.name();
@@ -281,7 +269,7 @@ fn dump_trace(spans: &[Span], trace_id: &str, path: &str) {
 /// A cache miss then a hit, visible on the Valkey spans; a unique violation (409) and a
 /// missing table (500) recorded as errors on their DB spans, with the SQLSTATE.
 pub async fn cache_hits_and_failing_queries_are_visible(binaries: &StepBinaries) {
-    let (receiver, stack) = start(binaries).await;
+    let (receiver, stack) = start(binaries, Protocol::HttpProtobuf).await;
     let id = create_user(&stack, "Grace Hopper", "grace@example.com").await;
     let mut redis = redis::Client::open(services::redis_url())
         .expect("valid TEST_REDIS_URL")
@@ -348,7 +336,7 @@ pub async fn cache_hits_and_failing_queries_are_visible(binaries: &StepBinaries)
 /// No span name or attribute carries the email address, and no attribute carries the id,
 /// apart from `url.path` and `messaging.kafka.message.key`, which the conventions require.
 pub async fn spans_carry_no_personal_data(binaries: &StepBinaries) {
-    let (receiver, stack) = start(binaries).await;
+    let (receiver, stack) = start(binaries, Protocol::HttpProtobuf).await;
     let email = "margaret.hamilton@example.com";
     let id = create_user(&stack, "Margaret Hamilton", email).await;
     let (status, _) = stack.get(&format!("/users/{id}")).await;
@@ -408,7 +396,7 @@ pub async fn spans_carry_no_personal_data(binaries: &StepBinaries) {
 /// A message without headers, or with broken ones, is processed in a new root trace: the
 /// email is sent, nothing is dropped.
 pub async fn messages_without_trace_headers_start_new_traces(binaries: &StepBinaries) {
-    let (receiver, stack) = start(binaries).await;
+    let (receiver, stack) = start(binaries, Protocol::HttpProtobuf).await;
     let event = |id: i64, email: &str| format!(r#"{{"id":{id},"name":"Test","email":"{email}"}}"#);
     stack
         .topic

@@ -3,23 +3,9 @@
 use std::process::ExitCode;
 
 use step1_plain::config::EmailServiceConfig;
-use step1_plain::{email_service, telemetry};
+use step1_plain::{email_service, entry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
-    let config = match EmailServiceConfig::from_env() {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    match email_service::run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    entry::main(EmailServiceConfig::from_env, email_service::run).await
 }
