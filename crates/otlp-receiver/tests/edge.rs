@@ -1,10 +1,10 @@
 //! Hand-made requests: encodings, bad input, counting, waiting and shutdown.
 
-use std::io::Write as _;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use common::{gzip, post};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -53,28 +53,6 @@ fn request(span_name: &str) -> ExportTraceServiceRequest {
             ..Default::default()
         }],
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-async fn post(
-    url: &str,
-    content_type: &str,
-    encoding: Option<&str>,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    let mut req = reqwest::Client::new()
-        .post(url)
-        .header("content-type", content_type)
-        .body(body);
-    if let Some(encoding) = encoding {
-        req = req.header("content-encoding", encoding);
-    }
-    req.send().await.expect("request")
 }
 
 fn only_http_traces(n: u64) -> ExportStats {

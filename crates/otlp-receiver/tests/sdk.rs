@@ -3,8 +3,24 @@
 //! Everything that blocks (building HTTP exporters with the blocking reqwest
 //! client, `shutdown()`) runs in `spawn_blocking` on a multi-thread runtime,
 //! which is also what the tonic exporter needs.
+//!
+//! OTLP/JSON goes through [`start_json_relay`]: the workspace must not enable
+//! opentelemetry-otlp's `http-json` feature (see `tests/workspace_features.rs`),
+//! so the SDK exports http/protobuf to a relay that re-sends each request to
+//! the receiver exactly as the `http-json` transport would have.
 
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as HttpStatus, Uri, header};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing;
+use common::{gzip, post};
 
 use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::metrics::MeterProvider as _;
@@ -17,6 +33,15 @@ use opentelemetry_otlp::{
     Compression, LogExporter, MetricExporter, Protocol, SpanExporter, WithExportConfig as _,
     WithHttpConfig as _, WithTonicConfig as _,
 };
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_sdk::Resource as SdkResource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality as SdkTemporality};
@@ -25,6 +50,8 @@ use otlp_receiver::{
     AttrValue, ExportStats, MetricKind, OtlpReceiver, PointValue, Signal, SpanKind, StatusCode,
     Temporality,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -36,10 +63,11 @@ enum Proto {
 }
 
 impl Proto {
+    /// What the SDK's HTTP exporter speaks: always protobuf, as `HttpJson`
+    /// exports to the relay, which sends OTLP/JSON on to the receiver.
     fn http_protocol(self) -> Protocol {
         match self {
-            Proto::HttpProtobuf => Protocol::HttpBinary,
-            Proto::HttpJson => Protocol::HttpJson,
+            Proto::HttpProtobuf | Proto::HttpJson => Protocol::HttpBinary,
             Proto::Grpc => unreachable!("not an HTTP protocol"),
         }
     }
@@ -63,6 +91,157 @@ impl Proto {
     }
 }
 
+/// Where the exporters send: the receiver, or for `HttpJson` the relay in front of it.
+#[derive(Debug, Clone)]
+struct Endpoints {
+    /// Base URL for OTLP/HTTP, without `/v1/...`.
+    http: String,
+    grpc: String,
+}
+
+impl Endpoints {
+    async fn new(proto: Proto, rx: &OtlpReceiver) -> Endpoints {
+        let http = match proto {
+            Proto::HttpJson => start_json_relay(rx.http_endpoint()).await,
+            Proto::HttpProtobuf | Proto::Grpc => rx.http_endpoint(),
+        };
+        Endpoints {
+            http,
+            grpc: rx.grpc_endpoint(),
+        }
+    }
+
+    fn http_url(&self, signal: &str) -> String {
+        format!("{}/v1/{signal}", self.http)
+    }
+}
+
+/// Starts an OTLP/HTTP server that turns http/protobuf exports into OTLP/JSON
+/// requests to `receiver` (a base URL), and returns its base URL.
+///
+/// Each request body is decoded into the opentelemetry-proto request type the
+/// exporter built it from, then sent on as opentelemetry-otlp 0.33.1 sends
+/// it with `Protocol::HttpJson` (`OtlpHttpClient::build_*_export_body` and
+/// `process_body` in `src/exporter/http/mod.rs`): `serde_json::to_string_pretty`
+/// of that request (opentelemetry-proto's `with-serde` impls), `Content-Type:
+/// application/json`, and, when the exporter compresses, the JSON gzipped
+/// (flate2, default level) with `Content-Encoding: gzip`. The receiver's
+/// answer is parsed as the JSON exporter parses it (`serde_json::from_slice`
+/// of the response type, `handle_partial_success` in `http/{trace,...}.rs`)
+/// and returned to the SDK in protobuf.
+async fn start_json_relay(receiver: String) -> String {
+    let app = Router::new()
+        .route(
+            "/v1/traces",
+            routing::post(relay::<ExportTraceServiceRequest, ExportTraceServiceResponse>),
+        )
+        .route(
+            "/v1/metrics",
+            routing::post(relay::<ExportMetricsServiceRequest, ExportMetricsServiceResponse>),
+        )
+        .route(
+            "/v1/logs",
+            routing::post(relay::<ExportLogsServiceRequest, ExportLogsServiceResponse>),
+        )
+        .with_state(Arc::<str>::from(receiver));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+async fn relay<Req, Resp>(
+    State(receiver): State<Arc<str>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response
+where
+    Req: prost::Message + Default + Serialize,
+    Resp: prost::Message + DeserializeOwned,
+{
+    match relay_as_json::<Req, Resp>(&receiver, uri.path(), &headers, &body).await {
+        Ok(response) => response,
+        Err((status, message)) => {
+            // Shows up in the failing test's output; the SDK only logs a status code.
+            eprintln!("OTLP/JSON relay: {status}: {message}");
+            (status, message).into_response()
+        }
+    }
+}
+
+async fn relay_as_json<Req, Resp>(
+    receiver: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, (HttpStatus, String)>
+where
+    Req: prost::Message + Default + Serialize,
+    Resp: prost::Message + DeserializeOwned,
+{
+    let bad = |message: String| (HttpStatus::BAD_REQUEST, message);
+    let get = |name| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("<not ASCII>"))
+    };
+
+    let content_type = get(header::CONTENT_TYPE);
+    if content_type != Some("application/x-protobuf") {
+        return Err(bad(format!(
+            "expected an http/protobuf export, got Content-Type {content_type:?}"
+        )));
+    }
+    let encoding = get(header::CONTENT_ENCODING);
+    let protobuf = match encoding {
+        None => body.to_vec(),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut out)
+                .map_err(|e| bad(format!("gunzip: {e}")))?;
+            out
+        }
+        Some(other) => return Err(bad(format!("unexpected Content-Encoding {other:?}"))),
+    };
+    let request = Req::decode(&protobuf[..]).map_err(|e| bad(format!("protobuf: {e}")))?;
+
+    // What the `http-json` transport sends for the same request.
+    let json = serde_json::to_string_pretty(&request)
+        .map_err(|e| bad(format!("to JSON: {e}")))?
+        .into_bytes();
+    let json = match encoding {
+        Some(_) => gzip(&json),
+        None => json,
+    };
+    let answer = post(
+        &format!("{receiver}{path}"),
+        "application/json",
+        encoding,
+        json,
+    )
+    .await;
+    let status = answer.status();
+    let answer = answer
+        .bytes()
+        .await
+        .map_err(|e| bad(format!("answer: {e}")))?;
+    if !status.is_success() {
+        return Err((status, String::from_utf8_lossy(&answer).into_owned()));
+    }
+    let answer: Resp = serde_json::from_slice(&answer).map_err(|e| {
+        bad(format!(
+            "answer {:?} is not OTLP/JSON: {e}",
+            String::from_utf8_lossy(&answer)
+        ))
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-protobuf")],
+        answer.encode_to_vec(),
+    )
+        .into_response())
+}
+
 fn sdk_resource() -> SdkResource {
     SdkResource::builder()
         .with_service_name("receiver-test")
@@ -76,11 +255,11 @@ fn scope() -> InstrumentationScope {
         .build()
 }
 
-fn span_exporter(proto: Proto, rx: &OtlpReceiver, gzip: bool) -> SpanExporter {
+fn span_exporter(proto: Proto, endpoints: &Endpoints, gzip: bool) -> SpanExporter {
     let builder = SpanExporter::builder();
     match proto {
         Proto::Grpc => {
-            let mut b = builder.with_tonic().with_endpoint(rx.grpc_endpoint());
+            let mut b = builder.with_tonic().with_endpoint(&endpoints.grpc);
             if gzip {
                 b = b.with_compression(Compression::Gzip);
             }
@@ -90,7 +269,7 @@ fn span_exporter(proto: Proto, rx: &OtlpReceiver, gzip: bool) -> SpanExporter {
             let mut b = builder
                 .with_http()
                 .with_protocol(proto.http_protocol())
-                .with_endpoint(rx.http_traces_url());
+                .with_endpoint(endpoints.http_url("traces"));
             if gzip {
                 b = b.with_compression(Compression::Gzip);
             }
@@ -100,33 +279,27 @@ fn span_exporter(proto: Proto, rx: &OtlpReceiver, gzip: bool) -> SpanExporter {
     .expect("span exporter")
 }
 
-fn metric_exporter(proto: Proto, rx: &OtlpReceiver) -> MetricExporter {
+fn metric_exporter(proto: Proto, endpoints: &Endpoints) -> MetricExporter {
     let builder = MetricExporter::builder().with_temporality(SdkTemporality::Cumulative);
     match proto {
-        Proto::Grpc => builder
-            .with_tonic()
-            .with_endpoint(rx.grpc_endpoint())
-            .build(),
+        Proto::Grpc => builder.with_tonic().with_endpoint(&endpoints.grpc).build(),
         _ => builder
             .with_http()
             .with_protocol(proto.http_protocol())
-            .with_endpoint(rx.http_metrics_url())
+            .with_endpoint(endpoints.http_url("metrics"))
             .build(),
     }
     .expect("metric exporter")
 }
 
-fn log_exporter(proto: Proto, rx: &OtlpReceiver) -> LogExporter {
+fn log_exporter(proto: Proto, endpoints: &Endpoints) -> LogExporter {
     let builder = LogExporter::builder();
     match proto {
-        Proto::Grpc => builder
-            .with_tonic()
-            .with_endpoint(rx.grpc_endpoint())
-            .build(),
+        Proto::Grpc => builder.with_tonic().with_endpoint(&endpoints.grpc).build(),
         _ => builder
             .with_http()
             .with_protocol(proto.http_protocol())
-            .with_endpoint(rx.http_logs_url())
+            .with_endpoint(endpoints.http_url("logs"))
             .build(),
     }
     .expect("log exporter")
@@ -140,9 +313,9 @@ struct Emitted {
 
 /// A linked background span, then a SERVER span with typed attributes, an
 /// event and a link, with one child span that fails.
-fn emit_spans(proto: Proto, rx: &OtlpReceiver, gzip: bool) -> Emitted {
+fn emit_spans(proto: Proto, endpoints: &Endpoints, gzip: bool) -> Emitted {
     let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(span_exporter(proto, rx, gzip))
+        .with_batch_exporter(span_exporter(proto, endpoints, gzip))
         .with_resource(sdk_resource())
         .build();
     let tracer = provider.tracer_with_scope(scope());
@@ -189,8 +362,8 @@ fn emit_spans(proto: Proto, rx: &OtlpReceiver, gzip: bool) -> Emitted {
 
 async fn check_traces(proto: Proto, gzip: bool) {
     let rx = OtlpReceiver::start().await.unwrap();
-    let client_rx = rx.clone();
-    let emitted = tokio::task::spawn_blocking(move || emit_spans(proto, &client_rx, gzip))
+    let endpoints = Endpoints::new(proto, &rx).await;
+    let emitted = tokio::task::spawn_blocking(move || emit_spans(proto, &endpoints, gzip))
         .await
         .unwrap();
 
@@ -324,9 +497,9 @@ async fn traces_over_grpc_gzip() {
     check_traces(Proto::Grpc, true).await;
 }
 
-fn emit_metrics(proto: Proto, rx: &OtlpReceiver) {
+fn emit_metrics(proto: Proto, endpoints: &Endpoints) {
     let provider = SdkMeterProvider::builder()
-        .with_periodic_exporter(metric_exporter(proto, rx))
+        .with_periodic_exporter(metric_exporter(proto, endpoints))
         .with_resource(sdk_resource())
         .build();
     let meter = provider.meter_with_scope(scope());
@@ -360,8 +533,8 @@ fn emit_metrics(proto: Proto, rx: &OtlpReceiver) {
 
 async fn check_metrics(proto: Proto) {
     let rx = OtlpReceiver::start().await.unwrap();
-    let client_rx = rx.clone();
-    tokio::task::spawn_blocking(move || emit_metrics(proto, &client_rx))
+    let endpoints = Endpoints::new(proto, &rx).await;
+    tokio::task::spawn_blocking(move || emit_metrics(proto, &endpoints))
         .await
         .unwrap();
 
@@ -453,9 +626,9 @@ async fn metrics_over_grpc() {
 
 /// Emits one record inside a span (trace context attached by the SDK) and
 /// one outside. Returns the span's context.
-fn emit_logs(proto: Proto, rx: &OtlpReceiver) -> SpanContext {
+fn emit_logs(proto: Proto, endpoints: &Endpoints) -> SpanContext {
     let provider = SdkLoggerProvider::builder()
-        .with_batch_exporter(log_exporter(proto, rx))
+        .with_batch_exporter(log_exporter(proto, endpoints))
         .with_resource(sdk_resource())
         .build();
     let logger = provider.logger_with_scope(scope());
@@ -487,8 +660,8 @@ fn emit_logs(proto: Proto, rx: &OtlpReceiver) -> SpanContext {
 
 async fn check_logs(proto: Proto) {
     let rx = OtlpReceiver::start().await.unwrap();
-    let client_rx = rx.clone();
-    let span_ctx = tokio::task::spawn_blocking(move || emit_logs(proto, &client_rx))
+    let endpoints = Endpoints::new(proto, &rx).await;
+    let span_ctx = tokio::task::spawn_blocking(move || emit_logs(proto, &endpoints))
         .await
         .unwrap();
 
