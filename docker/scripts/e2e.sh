@@ -159,8 +159,12 @@ check 3 "Tempo: one trace across both services (user-service >> email-service)" 
   tempo_search '{ resource.service.name = "user-service" } >> { resource.service.name = "email-service" }'
 check 3 "Mimir: service graph edge user-service → email-service" \
   mimir_query 'traces_service_graph_request_total{client="user-service", server="email-service"}'
-check 3 "Mimir: service graph edge user-service → a database (connection_type=database)" \
-  mimir_query 'traces_service_graph_request_total{client="user-service", connection_type="database"}'
+# The database nodes are named by the peer.service the collector/Alloy set (otel-collector.yaml,
+# transform/service_graph): without it both would be "127.0.0.1".
+check 3 "Mimir: service graph edge user-service → postgresql (connection_type=database)" \
+  mimir_query 'traces_service_graph_request_total{client="user-service", server="postgresql", connection_type="database"}'
+check 3 "Mimir: service graph edge user-service → redis (connection_type=database)" \
+  mimir_query 'traces_service_graph_request_total{client="user-service", server="redis", connection_type="database"}'
 check 4 "Mimir: the app's HTTP metrics (http_server_request_duration_seconds_count)" \
   mimir_query 'http_server_request_duration_seconds_count{service_name="user-service"}'
 check 5 "Loki: logs of user-service" logs_exist

@@ -430,6 +430,48 @@ pub fn check_metric_names(
     problems
 }
 
+/// The PromQL queries of a dashboard (on a `prometheus` datasource): (place, expression).
+fn promql_queries(dash: &Json, uids: &BTreeMap<String, String>) -> Vec<(Query, String)> {
+    queries(dash)
+        .into_iter()
+        .filter_map(|q| {
+            let expr = q.expr.clone()?;
+            let kind = uids.get(q.uid.as_deref()?).map(String::as_str);
+            (kind == Some("prometheus")).then_some((q, expr))
+        })
+        .collect()
+}
+
+/// The metric names of the dashboard's PromQL queries (unreadable expressions are left out:
+/// [`check_metric_names`] reports them).
+pub fn metric_names(dash: &Json, uids: &BTreeMap<String, String>) -> Vec<String> {
+    promql_queries(dash, uids)
+        .into_iter()
+        .flat_map(|(q, expr)| {
+            if q.templating {
+                promql::templating_metric_names(&expr)
+            } else {
+                promql::metric_names(&expr)
+            }
+            .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Every `histogram_quantile` over one of Tempo's histograms has buckets that start at or
+/// below 5 ms in `tempo` (see [`crate::tempo::check_quantile_buckets`]): with Tempo's default
+/// service-graph buckets (0.1 s …) a p95 panel reads ~95 ms whatever the latency.
+pub fn check_latency_buckets(
+    dash: &Json,
+    uids: &BTreeMap<String, String>,
+    tempo: &Value,
+) -> Vec<String> {
+    promql_queries(dash, uids)
+        .into_iter()
+        .flat_map(|(q, expr)| crate::tempo::check_quantile_buckets(&q.place, &expr, tempo))
+        .collect()
+}
+
 /// Parses `known-metrics.txt`: one name per line, `#` comments.
 pub fn parse_known_metrics(text: &str) -> BTreeSet<String> {
     text.lines()
@@ -601,5 +643,35 @@ datasources:
         assert!(problems[0].contains("http_requests_total"));
         let regex = dash("{__name__=~\"traces_.*\"}", "mimir");
         assert!(check_metric_names(&regex, &uids, &known)[0].contains("cannot read"));
+        assert_eq!(
+            metric_names(&good, &uids),
+            [
+                "traces_spanmetrics_calls_total", // the panel's query
+                "traces_spanmetrics_calls_total"  // the $service variable
+            ]
+        );
+    }
+
+    #[test]
+    fn latency_panel_over_default_buckets_fails() {
+        let uids = datasource_types(&ds());
+        let p95 = "histogram_quantile(0.95, sum by (le, client, server) (rate(traces_service_graph_request_server_seconds_bucket[$__rate_interval])))";
+        let tempo = |buckets: &str| -> Value {
+            serde_yaml_ng::from_str(&format!(
+                "overrides: {{defaults: {{metrics_generator: {{processor: {{service_graphs: {{{buckets}}}}}}}}}}}"
+            ))
+            .unwrap()
+        };
+        let fine = tempo("histogram_buckets: [0.001, 0.01, 0.1, 1]");
+        let default = tempo("peer_attributes: [peer.service]");
+        assert!(check_latency_buckets(&dash(p95, "mimir"), &uids, &fine).is_empty());
+        let problems = check_latency_buckets(&dash(p95, "mimir"), &uids, &default);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("panel \"p\" query A:"),
+            "{problems:?}"
+        );
+        // Not PromQL on a provisioned Prometheus: not checked here.
+        assert!(check_latency_buckets(&dash(p95, "prometheus"), &uids, &default).is_empty());
     }
 }

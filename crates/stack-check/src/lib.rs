@@ -13,7 +13,11 @@
 //! - [`endpoints`]: exporter and datasource URLs must point at a compose service and a port it
 //!   listens on;
 //! - [`grafana`]: datasource UIDs, `$` escaping, dashboards and their queries;
-//! - [`promql`]: metric names used by a PromQL expression.
+//! - [`promql`]: metric names used by a PromQL expression;
+//! - [`tempo`]: the metric names Tempo's metrics-generator really produces (from its source),
+//!   and the histogram buckets behind a latency panel;
+//! - [`service_graph`]: the collector and Alloy name the service graph's peers
+//!   (`peer.service`) in their traces path, and Tempo reads that name.
 
 pub mod alloy;
 pub mod backends;
@@ -23,6 +27,8 @@ pub mod endpoints;
 pub mod envfile;
 pub mod grafana;
 pub mod promql;
+pub mod service_graph;
+pub mod tempo;
 
 use std::path::{Path, PathBuf};
 

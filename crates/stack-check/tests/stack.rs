@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml_ng::Value;
 use stack_check::{
     alloy, backends, collector, compose, docker_dir, endpoints, envfile, grafana, read_json,
-    read_text, read_yaml, report, yaml_get, yaml_strings,
+    read_text, read_yaml, report, service_graph, tempo, yaml_get, yaml_strings,
 };
 
 fn assert_none(what: &str, problems: Vec<String>) {
@@ -415,4 +415,113 @@ fn dashboard_provider_and_home_dashboard_match_the_mounts() {
         "dashboard mounts",
         grafana::check_dashboard_mounts(&provider, grafana, &path("grafana/dashboards")),
     );
+}
+
+fn tempo_doc() -> Value {
+    read_yaml(&path("tempo.yaml")).unwrap()
+}
+
+#[test]
+fn known_metrics_of_tempo_are_ones_tempo_produces() {
+    // known-metrics.txt is the list the dashboards are checked against; its Tempo names must
+    // be names Tempo's metrics-generator really writes with this tempo.yaml (not every name
+    // Tempo's docs list: traces_service_graph_unpaired_spans_total is never written).
+    let produced = tempo::produced_names(&tempo_doc()).unwrap();
+    let known = grafana::parse_known_metrics(&read_text(&path("known-metrics.txt")).unwrap());
+    assert_none(
+        "known-metrics.txt",
+        tempo::check_generator_names(
+            "known-metrics.txt",
+            known.iter().map(String::as_str),
+            &produced,
+        ),
+    );
+    let from_tempo = known.iter().filter(|n| tempo::is_generator_name(n)).count();
+    assert!(
+        from_tempo >= 10,
+        "expected Tempo's span-metrics and service-graph names in known-metrics.txt, found {from_tempo}"
+    );
+}
+
+#[test]
+fn dashboards_and_scripts_use_only_metrics_tempo_produces() {
+    let produced = tempo::produced_names(&tempo_doc()).unwrap();
+    let uids = grafana::datasource_types(&datasources_doc());
+    let mut problems = Vec::new();
+    for (file, d) in dashboards() {
+        let names = grafana::metric_names(&d, &uids);
+        problems.extend(tempo::check_generator_names(
+            &file,
+            names.iter().map(String::as_str),
+            &produced,
+        ));
+    }
+    let mut scripts = Vec::new();
+    files_under(&path("scripts"), &mut scripts);
+    let mut found = 0;
+    for f in scripts {
+        let names = tempo::generator_names_in_text(&read_text(&f).unwrap());
+        found += names.len();
+        problems.extend(tempo::check_generator_names(
+            &format!("scripts/{}", f.file_name().unwrap().to_string_lossy()),
+            names.iter().map(String::as_str),
+            &produced,
+        ));
+    }
+    assert_none("metrics Tempo does not produce", problems);
+    assert!(
+        found >= 3,
+        "expected the scripts to query Tempo's metrics, found {found} names"
+    );
+}
+
+#[test]
+fn latency_panels_over_tempo_histograms_have_fine_buckets() {
+    let tempo = tempo_doc();
+    let uids = grafana::datasource_types(&datasources_doc());
+    let mut problems = Vec::new();
+    for (file, d) in dashboards() {
+        problems.extend(
+            grafana::check_latency_buckets(&d, &uids, &tempo)
+                .into_iter()
+                .map(|p| format!("{file}: {p}")),
+        );
+    }
+    assert_none("latency panels", problems);
+    // Not vacuous: with Tempo's default service-graph buckets, the same dashboards fail.
+    let mut default = tempo.clone();
+    let service_graphs = [
+        "overrides",
+        "defaults",
+        "metrics_generator",
+        "processor",
+        "service_graphs",
+    ]
+    .iter()
+    .try_fold(&mut default, |v, k| v.get_mut(*k))
+    .and_then(Value::as_mapping_mut)
+    .expect("tempo.yaml has overrides.defaults.metrics_generator.processor.service_graphs");
+    assert!(service_graphs.remove("histogram_buckets").is_some());
+    let with_defaults: usize = dashboards()
+        .iter()
+        .map(|(_, d)| grafana::check_latency_buckets(d, &uids, &default).len())
+        .sum();
+    assert!(
+        with_defaults >= 2,
+        "expected the service-graph p95 panels to fail with Tempo's default buckets"
+    );
+}
+
+#[test]
+fn collector_and_alloy_name_the_service_graph_peers_alike() {
+    let collector_doc = read_yaml(&path("otel-collector.yaml")).unwrap();
+    assert_none("collector", service_graph::check_collector(&collector_doc));
+    let stmts = alloy::parse(&read_text(&path("config.alloy")).unwrap()).unwrap();
+    assert_none("Alloy", service_graph::check_alloy(&stmts));
+    assert_eq!(
+        service_graph::collector_statements(&collector_doc),
+        service_graph::alloy_statements(&stmts),
+        "otel-collector.yaml and config.alloy must name the peers with the same OTTL statements"
+    );
+    assert_none("Tempo", service_graph::check_peer_attributes(&tempo_doc()));
 }
