@@ -25,7 +25,7 @@ SERVICES := bash $(ROOT)/scripts/services.sh
 STEPS := $(shell ls -d $(ROOT)/steps/step*-* 2>/dev/null | sed -nE 's#^.*/step([0-9]+)-[^/]*$$#\1#p' | sort -n | tr '\n' ' ')
 STEP ?= $(lastword $(STEPS))
 
-.PHONY: help services services-status clean-services run check test lint test-rust fmt
+.PHONY: help services services-status clean-services run diff check test lint test-rust fmt
 
 help: ## Show this help (the default target)
 	@echo "Usage: make <target> [STEP=n]"
@@ -34,7 +34,7 @@ help: ## Show this help (the default target)
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables:"
-	@echo "  STEP=n           the step 'make run' runs (steps/step<n>-*); default: $(STEP), the highest; available: $(strip $(STEPS))"
+	@echo "  STEP=n           the step 'make run', 'make diff' and 'make check' work on (steps/step<n>-*); default: $(STEP), the highest; available: $(strip $(STEPS))"
 	@echo "  COLLECTOR=alloy  'make up' with Grafana Alloy instead of the OpenTelemetry Collector (default: otelcol)"
 	@echo "  PYROSCOPE=1      'make up' also starts Pyroscope"
 
@@ -49,6 +49,9 @@ clean-services: ## Stop the tansu Kafka broker that `make services` started
 
 run: ## Build and run step STEP: email-service in the background, user-service in front; Ctrl-C stops both
 	@bash $(ROOT)/scripts/run-step.sh "$(STEP)"
+
+diff: ## Show what step STEP adds to the step before it: a stat, then the code diff (new files in full, READMEs left out)
+	@bash $(ROOT)/scripts/diff-step.sh "$(STEP)"
 
 check: services ## Run step STEP's contract tests against its crate (e.g. after your own changes in a workshop)
 	@pkg=$$(basename "$$(ls -d $(ROOT)/steps/step$(STEP)-* 2>/dev/null | head -1)"); \

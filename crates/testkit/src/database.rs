@@ -46,6 +46,20 @@ impl TestDatabase {
             .unwrap_or_else(|err| panic!("cannot connect to test database {}: {err}", self.name))
     }
 
+    /// New users get ids from `first` on (after the service created its tables). A random
+    /// eight-digit id can be looked for in exported telemetry; `1` cannot.
+    pub async fn start_user_ids_at(&self, first: i64) {
+        let pool = self.pool().await;
+        let sql = AssertSqlSafe(format!(
+            "ALTER TABLE users ALTER COLUMN id RESTART WITH {first}"
+        ));
+        sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|err| panic!("cannot restart the user ids at {first}: {err}"));
+        pool.close().await;
+    }
+
     /// `SELECT count(*)` of a table.
     pub async fn count(&self, table: &str) -> i64 {
         let pool = self.pool().await;

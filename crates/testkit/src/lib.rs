@@ -6,15 +6,18 @@
 //!   are not running;
 //! - [`TestDatabase`] and [`TestTopic`]: a fresh database and Kafka topic per test, dropped
 //!   afterwards;
-//! - [`ServiceProcess`]: spawns a step binary on a free port, waits for `/readyz`, captures
+//! - [`ServiceProcess`]: spawns a step binary on a port of its choosing, waits for `/readyz`, captures
 //!   its output, stops it with SIGTERM;
 //! - [`TcpProxy`]: a TCP proxy that a test can switch off, to simulate an outage;
+//! - [`ClosedPort`] and [`BlackHole`]: a peer that refuses connections, and one that accepts
+//!   them and never answers;
 //! - [`Stack`]: a step's user-service and email-service wired to all of the above;
 //! - [`contract`]: what each step must do, as functions over the binaries' paths, so that
 //!   each step's tests (and `make check STEP=n` on an attendee's crate) run the same checks.
 
 pub mod contract;
 mod database;
+mod fault;
 mod kafka;
 mod process;
 mod proxy;
@@ -22,6 +25,7 @@ pub mod services;
 mod stack;
 
 pub use database::TestDatabase;
+pub use fault::{BlackHole, ClosedPort};
 pub use kafka::{KafkaMessage, TestTopic};
 pub use otlp_receiver as otlp;
 pub use process::{ServiceProcess, SpawnOptions};

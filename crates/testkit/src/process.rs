@@ -1,5 +1,7 @@
-//! Runs a step binary as users do: its own process, configured by environment variables,
-//! on a free port; waits until it is ready; captures what it prints; stops it with SIGTERM.
+//! Runs a step binary as users do: its own process, configured by environment variables;
+//! lets it pick its own port (`127.0.0.1:0`) and reads the one it prints ("listening on
+//! http://…"), so that two tests can never race for a port; waits until it is ready;
+//! captures what it prints; stops it with SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -9,8 +11,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::services::free_port;
-
 /// How to start a service binary.
 #[derive(Debug, Clone)]
 pub struct SpawnOptions {
@@ -19,7 +19,8 @@ pub struct SpawnOptions {
     pub program: PathBuf,
     /// The variable that sets the listen address, e.g. `USER_SERVICE_ADDR`.
     pub address_variable: String,
-    /// The port to listen on; a free one when `None`.
+    /// The port to listen on; when `None`, the service binds port 0 and the test reads the
+    /// port it prints.
     pub port: Option<u16>,
     /// Environment of the process. The test's own environment is NOT inherited (apart from
     /// `PATH` and `HOME`), so that a developer's `OTEL_*` or `DATABASE_URL` cannot leak in.
@@ -65,7 +66,7 @@ impl ServiceProcess {
     /// Spawns the binary and, if asked, waits for readiness. Panics with the process output
     /// when it exits early or never becomes ready.
     pub async fn spawn(options: SpawnOptions) -> Self {
-        let port = options.port.unwrap_or_else(free_port);
+        let port = options.port.unwrap_or(0);
         let mut command = Command::new(&options.program);
         command
             .env_clear()
@@ -105,9 +106,44 @@ impl ServiceProcess {
             output,
         };
         if let Some(path) = &options.ready_path {
+            if options.port.is_none() {
+                process.base_url = process.wait_for_address(options.ready_timeout).await;
+            }
             process.wait_ready(path, options.ready_timeout).await;
         }
         process
+    }
+
+    /// The `http://127.0.0.1:PORT` from the service's "listening on" line.
+    async fn wait_for_address(&mut self, timeout: Duration) -> String {
+        const MARKER: &str = "listening on http://";
+        let deadline = Instant::now() + timeout;
+        loop {
+            let printed = self.output.lock().ok().and_then(|lines| {
+                lines.iter().find_map(|line| {
+                    let (_, rest) = line.split_once(MARKER)?;
+                    let address = rest.split_whitespace().next()?;
+                    Some(format!("http://{address}"))
+                })
+            });
+            if let Some(url) = printed {
+                return url;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited with {status} before it listened. Its output:\n{}",
+                    self.name,
+                    self.output()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not print {MARKER:?} within {timeout:?}. Its output:\n{}",
+                self.name,
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn wait_ready(&mut self, path: &str, timeout: Duration) {

@@ -53,19 +53,6 @@ pub async fn require(name: &str, url: &str) {
     }
 }
 
-/// A local port nobody listens on (bound, then released), for "service is down" tests.
-pub fn closed_port() -> u16 {
-    free_port()
-}
-
-/// A free port on 127.0.0.1, chosen by the OS.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("the OS has no free port on 127.0.0.1")
-}
-
 #[cfg(test)]
 mod tests {
     use super::host_port;

@@ -25,6 +25,8 @@ pub struct StackOptions {
     pub env: Vec<(String, String)>,
     /// Extra variables for the user-service only.
     pub user_service_env: Vec<(String, String)>,
+    /// Extra variables for the email-service only (e.g. `EMAIL_FAILURE_RATE`).
+    pub email_service_env: Vec<(String, String)>,
     /// Replaces the test Valkey URL (e.g. a [`crate::TcpProxy`] in front of it).
     pub redis_url: Option<String>,
     /// Replaces the test Kafka brokers (e.g. a closed port).
@@ -214,7 +216,7 @@ async fn spawn_email_service(binaries: &StepBinaries, options: &StackOptions) ->
         &binaries.email_service,
         "EMAIL_SERVICE_ADDR",
     );
-    for (key, value) in &options.env {
+    for (key, value) in options.env.iter().chain(&options.email_service_env) {
         spawn = spawn.env(key, value.clone());
     }
     ServiceProcess::spawn(spawn).await

@@ -110,18 +110,18 @@ impl WelcomeEmailConsumer {
         for attempt in 1..=MAX_ATTEMPTS {
             match self.email.send_welcome(&event.email, &event.name).await {
                 Ok(()) => {
-                    tracing::info!(user_id = event.id, "welcome email sent");
+                    tracing::info!("welcome email sent");
                     return Outcome::Done;
                 }
                 Err(err) if attempt < MAX_ATTEMPTS => {
-                    tracing::warn!(user_id = event.id, attempt, %err, "welcome email failed, retrying");
+                    tracing::warn!(attempt, %err, "welcome email failed, retrying");
                     tokio::select! {
                         _ = stop.cancelled() => return Outcome::Interrupted,
                         _ = tokio::time::sleep(backoff) => backoff *= 2,
                     }
                 }
                 Err(err) => {
-                    tracing::error!(user_id = event.id, %err, "welcome email failed {MAX_ATTEMPTS} times; giving up");
+                    tracing::error!(%err, "welcome email failed {MAX_ATTEMPTS} times; giving up");
                 }
             }
         }

@@ -38,6 +38,13 @@ pub enum StartError {
     },
 }
 
+const INSERT_USER: &str =
+    "INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id, name, email, created_at";
+const INSERT_OUTBOX: &str =
+    "INSERT INTO outbox (event_type, message_key, payload) VALUES ($1, $2, $3)";
+const SELECT_USER: &str = "SELECT id, name, email, created_at FROM users WHERE id = $1";
+const SELECT_LEGACY_ACCOUNT: &str = "SELECT name FROM legacy_accounts WHERE id = $1";
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -71,46 +78,37 @@ impl Store {
     /// or neither does.
     pub async fn create_user(&self, new_user: &NewUser) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let user: User = sqlx::query_as(
-            "INSERT INTO users (name, email) VALUES ($1, $2) \
-             RETURNING id, name, email, created_at",
-        )
-        .bind(&new_user.name)
-        .bind(&new_user.email)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|err| match &err {
-            sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION) => {
-                StoreError::DuplicateEmail
-            }
-            _ => StoreError::Database(err),
-        })?;
+        let insert = sqlx::query_as(INSERT_USER)
+            .bind(&new_user.name)
+            .bind(&new_user.email)
+            .fetch_one(&mut *tx);
+        let user: User = insert.await.map_err(duplicate_email_or_outage)?;
         let payload = serde_json::to_string(&UserCreated::from(&user))
             .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
-        sqlx::query("INSERT INTO outbox (event_type, message_key, payload) VALUES ($1, $2, $3)")
+        let insert = sqlx::query(INSERT_OUTBOX)
             .bind("user.created")
             .bind(user.id.to_string())
             .bind(payload)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *tx);
+        insert.await?;
         tx.commit().await?;
         Ok(user)
     }
 
     pub async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let user = sqlx::query_as("SELECT id, name, email, created_at FROM users WHERE id = $1")
+        let select = sqlx::query_as(SELECT_USER)
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+            .fetch_optional(&self.pool);
+        let user = select.await?;
         Ok(user)
     }
 
     /// A query against a table that does not exist: the "viewing an error" demo.
     pub async fn find_legacy_account(&self, id: i64) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT name FROM legacy_accounts WHERE id = $1")
+        let select = sqlx::query(SELECT_LEGACY_ACCOUNT)
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+            .fetch_optional(&self.pool);
+        let row = select.await?;
         Ok(row.map(|row| row.get::<String, _>(0)))
     }
 
@@ -121,6 +119,17 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// A unique violation (on `users.email`) is the client's mistake, a 409; anything else means
+/// the database could not do its job.
+fn duplicate_email_or_outage(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+            StoreError::DuplicateEmail
+        }
+        _ => StoreError::Database(err),
     }
 }
 

@@ -95,9 +95,22 @@ impl UserCache {
             Ok(_) => self.outage.succeeded(),
             Err(err) => {
                 self.outage.failed(err);
-                crate::telemetry::record_error(err);
+                crate::telemetry::mark_failed(&tracing::Span::current(), err.kind(), err);
             }
         }
         result
+    }
+}
+
+impl CacheError {
+    /// A low-cardinality `error.type`.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Redis(err) if err.is_timeout() => "timeout",
+            Self::Redis(err) if err.is_io_error() => "io",
+            Self::Redis(_) => "redis",
+            Self::Timeout(_) => "timeout",
+            Self::Corrupt(_) => "corrupt_value",
+        }
     }
 }

@@ -49,8 +49,21 @@ impl EmailClient {
         };
         // The consumer logs the failure and retries; the span records it.
         if let Err(err) = &result {
-            crate::telemetry::record_error(err);
+            crate::telemetry::mark_failed(&tracing::Span::current(), &err.kind(), err);
         }
         result
+    }
+}
+
+impl EmailError {
+    /// A low-cardinality `error.type`: the status code the email-service answered, or what
+    /// kept it from answering.
+    fn kind(&self) -> String {
+        match self {
+            Self::Rejected(status) => status.as_str().to_owned(),
+            Self::Unreachable(err) if err.is_timeout() => "timeout".to_owned(),
+            Self::Unreachable(err) if err.is_connect() => "connect".to_owned(),
+            Self::Unreachable(_) => "_OTHER".to_owned(),
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! The user-service and email-service of the workshop, step 2: traces over OTLP.
 //!
-//! Both binaries (`src/bin/`) are thin: [`entry::main`] sets up logging, reads their
-//! configuration and calls [`user_service::run`] or [`email_service::run`]. Each module below has one job, so that the
-//! later steps can instrument them one at a time and the diff between two steps stays the lesson.
+//! Both binaries (`src/bin/`) are thin: [`telemetry::init`] sets up logging, then
+//! [`entry::run`] reads their configuration and calls [`user_service::run`] or
+//! [`email_service::run`]. Each module below has one job, so that the later steps can
+//! instrument them one at a time and the diff between two steps stays the lesson.
 
 pub mod cache;
 pub mod config;
@@ -19,7 +20,6 @@ pub mod http;
 pub mod http_tracing;
 pub mod outage;
 pub mod outbox;
-pub mod runtime;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

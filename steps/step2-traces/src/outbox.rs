@@ -143,10 +143,17 @@ impl OutboxRelay {
             .await
             .map(drop)
             .map_err(|(err, _message)| {
-                crate::telemetry::record_error(&err);
+                let span = tracing::Span::current();
+                crate::telemetry::mark_failed(&span, &kafka_error_type(&err), &err);
                 RelayError::Kafka(err)
             })
     }
+}
+
+/// A low-cardinality `error.type`: the librdkafka error code, not the message.
+fn kafka_error_type(err: &rdkafka::error::KafkaError) -> String {
+    err.rdkafka_error_code()
+        .map_or_else(|| "_OTHER".to_owned(), |code| format!("{code:?}"))
 }
 
 #[derive(Debug)]

@@ -31,4 +31,7 @@ testkit::contract_tests!(binaries();
     step2::every_span_is_flushed_on_sigterm_grpc,
     step2::collector_outage_costs_nothing_http,
     step2::collector_outage_costs_nothing_grpc,
+    step2::exporter_protocol_follows_the_environment,
+    step2::cache_outage_marks_the_cache_span_failed,
+    step2::nothing_personal_leaves_the_process,
 );

@@ -97,13 +97,12 @@ impl UserCache {
             "redis command",
             otel.name = operation,
             otel.kind = "client",
-            otel.status_code = Empty,
             db.system.name = "redis",
             db.operation.name = operation,
             db.namespace = self.target.database,
             server.address = self.target.address,
             server.port = self.target.port,
-            error.type = Empty,
+            // Not a semantic convention: this project's own attribute.
             cache.hit = Empty,
         )
     }
@@ -125,9 +124,7 @@ impl UserCache {
             Ok(_) => self.outage.succeeded(),
             Err(err) => {
                 self.outage.failed(err);
-                span.record("otel.status_code", "error");
-                span.record("error.type", err.kind());
-                crate::telemetry::record_error(err);
+                crate::telemetry::mark_failed(span, err.kind(), err);
             }
         }
         result
@@ -139,7 +136,8 @@ impl UserCache {
 struct CacheTarget {
     database: String,
     address: String,
-    port: i64,
+    /// None for a Unix socket.
+    port: Option<i64>,
 }
 
 impl CacheTarget {
@@ -147,9 +145,9 @@ impl CacheTarget {
         let info = client.get_connection_info();
         let (address, port) = match info.addr() {
             ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
-                (host.clone(), i64::from(*port))
+                (host.clone(), Some(i64::from(*port)))
             }
-            other => (other.to_string(), 0),
+            other => (other.to_string(), None),
         };
         Self {
             database: info.redis_settings().db().to_string(),

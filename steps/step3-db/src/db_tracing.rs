@@ -5,8 +5,8 @@
 use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
+use tracing::Instrument;
 use tracing::field::Empty;
-use tracing::{Instrument, Span};
 
 // ANCHOR: statement
 /// A SQL statement with what the span needs to know about it. The text has placeholders
@@ -21,27 +21,24 @@ pub struct Statement {
 }
 // ANCHOR_END: statement
 
-/// Which database the spans talk about: `db.namespace`, `server.address`, `server.port`.
-#[derive(Debug, Clone)]
+/// Which database the spans talk about: `db.namespace`, `server.address`, `server.port`
+/// (left out when the URL cannot be parsed; the pool then reports the error itself).
+#[derive(Debug, Clone, Default)]
 pub struct DbTarget {
-    namespace: String,
-    address: String,
-    port: i64,
+    namespace: Option<String>,
+    address: Option<String>,
+    port: Option<i64>,
 }
 
 impl DbTarget {
     pub fn from_url(url: &str) -> Self {
         match PgConnectOptions::from_str(url) {
             Ok(options) => Self {
-                namespace: options.get_database().unwrap_or_default().to_owned(),
-                address: options.get_host().to_owned(),
-                port: i64::from(options.get_port()),
+                namespace: options.get_database().map(str::to_owned),
+                address: Some(options.get_host().to_owned()),
+                port: Some(i64::from(options.get_port())),
             },
-            Err(_) => Self {
-                namespace: String::new(),
-                address: "unknown".to_owned(),
-                port: 0,
-            },
+            Err(_) => Self::default(),
         }
     }
 
@@ -56,46 +53,37 @@ impl DbTarget {
             "db query",
             otel.name = format!("{} {}", statement.operation, statement.collection),
             otel.kind = "client",
-            otel.status_code = Empty,
             db.system.name = "postgresql",
-            db.namespace = self.namespace,
+            db.namespace = self.namespace.as_deref(),
             db.collection.name = statement.collection,
             db.operation.name = statement.operation,
             db.query.text = statement.text,
             db.response.status_code = Empty,
-            error.type = Empty,
-            server.address = self.address,
+            server.address = self.address.as_deref(),
             server.port = self.port,
         );
         let result = query.instrument(span.clone()).await;
         if let Err(err) = &result {
-            record_error(&span, err);
+            let sqlstate = sqlstate(err);
+            if let Some(code) = &sqlstate {
+                span.record("db.response.status_code", code.as_str());
+            }
+            let error_type = match err {
+                sqlx::Error::PoolTimedOut => "pool_timed_out",
+                sqlx::Error::Io(_) => "io",
+                _ => sqlstate.as_deref().unwrap_or("_OTHER"),
+            };
+            crate::telemetry::mark_failed(&span, error_type, err);
         }
         result
     }
     // ANCHOR_END: db_span
 }
 
-/// Status Error, and the SQLSTATE (e.g. `23505`, unique violation) when Postgres sent one.
-fn record_error(span: &Span, err: &sqlx::Error) {
-    span.record("otel.status_code", "error");
+/// The SQLSTATE Postgres answered with (e.g. `23505`, unique violation), if it did.
+fn sqlstate(err: &sqlx::Error) -> Option<String> {
     match err {
-        sqlx::Error::Database(db_error) => {
-            let code = db_error
-                .code()
-                .map(|code| code.into_owned())
-                .unwrap_or_default();
-            span.record("db.response.status_code", code.as_str());
-            span.record("error.type", code.as_str());
-        }
-        sqlx::Error::PoolTimedOut => {
-            span.record("error.type", "pool_timed_out");
-        }
-        sqlx::Error::Io(_) => {
-            span.record("error.type", "io");
-        }
-        _ => {
-            span.record("error.type", "_OTHER");
-        }
+        sqlx::Error::Database(db_error) => db_error.code().map(|code| code.into_owned()),
+        _ => None,
     }
 }

@@ -66,6 +66,8 @@ async fn work(
     let delay = params.delay()?;
     let status = params.status()?;
     let started = Instant::now();
+    // Tells a watcher (the graceful-shutdown test) that a request is in flight.
+    tracing::info!("work started");
     for step in ["load", "compute", "render"] {
         tokio::time::sleep(delay / 3).await;
         tracing::debug!(step, "work step done");

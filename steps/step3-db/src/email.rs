@@ -61,7 +61,7 @@ impl EmailClient {
         let result = self.post(&request).await;
         // The consumer logs the failure and retries; the span records it.
         if let Err(err) = &result {
-            crate::telemetry::record_error(err);
+            crate::telemetry::mark_failed(&tracing::Span::current(), &err.kind(), err);
         }
         result
     }
@@ -74,13 +74,11 @@ impl EmailClient {
             "HTTP client request",
             otel.name = "POST",
             otel.kind = "client",
-            otel.status_code = Empty,
             http.request.method = "POST",
             url.full = self.send_url,
             server.address = self.server_address,
             server.port = self.server_port,
             http.response.status_code = Empty,
-            error.type = Empty,
         );
         // ANCHOR: inject
         let mut request = self
@@ -94,31 +92,36 @@ impl EmailClient {
         });
         let response = self.http.execute(request).instrument(span.clone()).await;
         // ANCHOR_END: inject
-        match response {
+        let result = match response {
             Ok(response) => {
                 let status = response.status();
                 span.record("http.response.status_code", i64::from(status.as_u16()));
                 if status.is_success() {
-                    return Ok(());
+                    Ok(())
+                } else {
+                    Err(EmailError::Rejected(status))
                 }
-                // For a client span, any status >= 400 is an error.
-                span.record("otel.status_code", "error");
-                span.record("error.type", status.as_str());
-                Err(EmailError::Rejected(status))
             }
-            Err(err) => {
-                span.record("otel.status_code", "error");
-                span.record(
-                    "error.type",
-                    if err.is_timeout() {
-                        "timeout"
-                    } else {
-                        "connect"
-                    },
-                );
-                Err(EmailError::Unreachable(err))
-            }
+            Err(err) => Err(EmailError::Unreachable(err)),
+        };
+        // For a client span, any status >= 400 is an error, and so is no answer.
+        if let Err(err) = &result {
+            crate::telemetry::mark_failed(&span, &err.kind(), err);
         }
+        result
     }
     // ANCHOR_END: client_span
+}
+
+impl EmailError {
+    /// A low-cardinality `error.type`: the status code the email-service answered, or what
+    /// kept it from answering.
+    fn kind(&self) -> String {
+        match self {
+            Self::Rejected(status) => status.as_str().to_owned(),
+            Self::Unreachable(err) if err.is_timeout() => "timeout".to_owned(),
+            Self::Unreachable(err) if err.is_connect() => "connect".to_owned(),
+            Self::Unreachable(_) => "_OTHER".to_owned(),
+        }
+    }
 }

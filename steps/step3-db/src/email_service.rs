@@ -3,6 +3,7 @@
 //! tests can see what was sent. `EMAIL_FAILURE_RATE` makes a share of calls fail with 503.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -13,11 +14,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
 
 use crate::config::EmailServiceConfig;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::http::{MAX_BODY_BYTES, no_route};
+use crate::http_tracing;
 
 /// How many accepted emails `GET /emails` remembers.
 const KEEP_LAST: usize = 1000;
@@ -30,7 +33,7 @@ pub struct SendEmail {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SentEmail {
-    pub id: u64,
+    pub id: i64,
     pub to: String,
     pub subject: String,
     pub accepted_at: DateTime<Utc>,
@@ -38,7 +41,7 @@ pub struct SentEmail {
 
 #[derive(Default)]
 struct Outbox {
-    next_id: u64,
+    next_id: i64,
     sent: VecDeque<SentEmail>,
 }
 
@@ -58,7 +61,13 @@ pub fn router(failure_rate: f64) -> Router {
         .route("/readyz", get(ok))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(crate::http_tracing::layer())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(http_tracing::server_span)
+                .on_response(http_tracing::record_response)
+                // 5xx are recorded on the span; the service logs its own errors.
+                .on_failure(()),
+        )
         .with_state(state)
 }
 
@@ -71,14 +80,11 @@ pub async fn run(config: EmailServiceConfig) -> anyhow::Result<()> {
         "email-service listening on http://{}",
         listener.local_addr()?
     );
-    let app = router(config.failure_rate);
     // The connection info gives the server span its `client.address`.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(crate::shutdown::signal_received())
-    .await?;
+    let app = router(config.failure_rate).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(crate::shutdown::signal_received())
+        .await?;
     tracing::info!("email-service stopped");
     Ok(())
 }
@@ -89,6 +95,7 @@ async fn send_email(
     State(state): State<Arc<EmailState>>,
     JsonBody(request): JsonBody<SendEmail>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    crate::telemetry::record_baggage_entry("session.id");
     let to = request.to.trim();
     if to.is_empty() || !to.contains('@') {
         return Err(ApiError::Unprocessable(
@@ -122,8 +129,9 @@ async fn send_email(
         outbox.sent.push_back(email.clone());
         email
     };
-    // The address stays out of the logs; the id finds it in `GET /emails`.
-    tracing::info!(email_id = email.id, subject = %email.subject, "email accepted");
+    // The address and the subject (it holds the name) stay out of the logs; the id finds
+    // them in `GET /emails`.
+    tracing::info!(email_id = email.id, "email accepted");
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "id": email.id, "status": "accepted" })),

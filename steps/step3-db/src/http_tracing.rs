@@ -7,33 +7,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath};
 use axum::http::uri::Authority;
-use axum::http::{Request, Response, header};
+use axum::http::{Method, Request, Response, header};
 use opentelemetry::global;
 use opentelemetry_http::HeaderExtractor;
-use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnRequest, TraceLayer};
 use tracing::Span;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-
-/// `tower_http`'s `TraceLayer` with our span and response hooks.
-pub type ServerTraceLayer = TraceLayer<
-    SharedClassifier<ServerErrorsAsFailures>,
-    fn(&Request<Body>) -> Span,
-    DefaultOnRequest,
-    fn(&Response<Body>, Duration, &Span),
-    DefaultOnBodyChunk,
-    DefaultOnEos,
-    (),
->;
-
-pub fn layer() -> ServerTraceLayer {
-    TraceLayer::new_for_http()
-        .make_span_with(server_span as fn(&Request<Body>) -> Span)
-        .on_response(record_response as fn(&Response<Body>, Duration, &Span))
-        // 5xx are recorded on the span (below); the service logs its own errors.
-        .on_failure(())
-}
 
 /// Probes are called every few seconds by orchestrators: tracing them is noise.
 fn is_probe(path: &str) -> bool {
@@ -41,21 +20,25 @@ fn is_probe(path: &str) -> bool {
 }
 
 // ANCHOR: server_span
-fn server_span(request: &Request<Body>) -> Span {
+/// The span of one request: `TraceLayer::make_span_with` in both services' routers.
+pub fn server_span(request: &Request<Body>) -> Span {
     if is_probe(request.uri().path()) {
         return Span::none();
     }
     // ANCHOR: span_name
-    let method = request.method().as_str();
     // The route template (`/users/{id}`), never the raw path: span names must have low
     // cardinality. Unknown routes have no template, and the name is just the method.
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(MatchedPath::as_str);
+    let method = known_method(request.method());
+    // A method we do not know (`curl -X BREW`) is `_OTHER`, and `HTTP` in the span name:
+    // whatever a client sends must not become a new span name.
+    let name_method = method.unwrap_or("HTTP");
     let name = match route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
+        Some(route) => format!("{name_method} {route}"),
+        None => name_method.to_owned(),
     };
     // ANCHOR_END: span_name
     let (host, port) = server_address(request);
@@ -64,8 +47,8 @@ fn server_span(request: &Request<Body>) -> Span {
         "HTTP request",
         otel.name = name,
         otel.kind = "server",
-        otel.status_code = Empty,
-        http.request.method = method,
+        http.request.method = method.unwrap_or("_OTHER"),
+        http.request.method_original = method.is_none().then(|| request.method().as_str()),
         http.route = route,
         url.path = request.uri().path(),
         url.scheme = "http",
@@ -74,7 +57,6 @@ fn server_span(request: &Request<Body>) -> Span {
         client.address = client_address(request),
         user_agent.original = header_text(request, header::USER_AGENT),
         http.response.status_code = Empty,
-        error.type = Empty,
     );
     // ANCHOR_END: span_fields
     // ANCHOR: set_parent
@@ -91,14 +73,14 @@ fn server_span(request: &Request<Body>) -> Span {
 }
 
 // ANCHOR: record_response
-fn record_response(response: &Response<Body>, _latency: Duration, span: &Span) {
+/// The status code, once the handler answered: `TraceLayer::on_response`.
+pub fn record_response(response: &Response<Body>, _latency: Duration, span: &Span) {
     let status = response.status();
     // An integer attribute: a `u16` would be exported as the string "200".
     span.record("http.response.status_code", i64::from(status.as_u16()));
     // Only 5xx are errors of a server span; a 4xx is the client's mistake.
     if status.is_server_error() {
-        span.record("otel.status_code", "error");
-        span.record("error.type", status.as_str());
+        crate::telemetry::mark_failed(span, status.as_str(), &"");
     }
 }
 // ANCHOR_END: record_response
@@ -109,6 +91,14 @@ fn header_text(request: &Request<Body>, name: header::HeaderName) -> Option<&str
         .headers()
         .get(name)
         .and_then(|value| value.to_str().ok())
+}
+
+/// The methods of RFC 9110 and PATCH: the ones the semantic conventions call known.
+fn known_method(method: &Method) -> Option<&'static str> {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN.into_iter().find(|known| *known == method.as_str())
 }
 
 /// Host and port the client addressed, from the `Host` header.

@@ -1,9 +1,10 @@
 //! The user-service and email-service of the workshop, step 3: traces through Postgres,
 //! Valkey, the HTTP client and Kafka: one trace across both services.
 //!
-//! Both binaries (`src/bin/`) are thin: [`entry::main`] sets up logging, reads their
-//! configuration and calls [`user_service::run`] or [`email_service::run`]. Each module below has one job, so that the
-//! later steps can instrument them one at a time and the diff between two steps stays the lesson.
+//! Both binaries (`src/bin/`) are thin: [`telemetry::init`] sets up logging, then
+//! [`entry::run`] reads their configuration and calls [`user_service::run`] or
+//! [`email_service::run`]. Each module below has one job, so that the later steps can
+//! instrument them one at a time and the diff between two steps stays the lesson.
 
 pub mod cache;
 pub mod config;
@@ -22,7 +23,6 @@ pub mod http_tracing;
 pub mod kafka_propagation;
 pub mod outage;
 pub mod outbox;
-pub mod runtime;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -146,7 +146,6 @@ impl OutboxRelay {
             "kafka send",
             otel.name = format!("send {}", self.topic),
             otel.kind = "producer",
-            otel.status_code = Empty,
             messaging.system = "kafka",
             messaging.operation.type = "send",
             messaging.operation.name = "send",
@@ -154,7 +153,6 @@ impl OutboxRelay {
             messaging.destination.partition.id = Empty,
             messaging.kafka.message.key = event.message_key,
             messaging.kafka.offset = Empty,
-            error.type = Empty,
         );
         // ANCHOR: producer_context
         let request_context = context_from_stored_headers(&event.headers);
@@ -183,8 +181,7 @@ impl OutboxRelay {
                 Ok(())
             }
             Err((err, _message)) => {
-                span.record("otel.status_code", "error");
-                span.record("error.type", kafka_error_type(&err));
+                crate::telemetry::mark_failed(&span, &kafka_error_type(&err), &err);
                 Err(RelayError::Kafka(err))
             }
         }

@@ -105,17 +105,9 @@ impl Store {
             .bind(&new_user.name)
             .bind(&new_user.email)
             .fetch_one(&mut *tx);
-        let user: User = self
-            .target
-            .traced(&INSERT_USER, insert)
-            .await
-            // ANCHOR_END: traced_query
-            .map_err(|err| match &err {
-                sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION) => {
-                    StoreError::DuplicateEmail
-                }
-                _ => StoreError::Database(err),
-            })?;
+        let inserted = self.target.traced(&INSERT_USER, insert).await;
+        // ANCHOR_END: traced_query
+        let user: User = inserted.map_err(duplicate_email_or_outage)?;
         let payload = serde_json::to_string(&UserCreated::from(&user))
             .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
         // The event carries this request's trace context, so that the trace continues
@@ -161,6 +153,17 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// A unique violation (on `users.email`) is the client's mistake, a 409; anything else means
+/// the database could not do its job.
+fn duplicate_email_or_outage(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+            StoreError::DuplicateEmail
+        }
+        _ => StoreError::Database(err),
     }
 }
 

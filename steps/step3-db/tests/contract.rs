@@ -31,8 +31,12 @@ testkit::contract_tests!(binaries();
     step2::every_span_is_flushed_on_sigterm_grpc,
     step2::collector_outage_costs_nothing_http,
     step2::collector_outage_costs_nothing_grpc,
+    step2::exporter_protocol_follows_the_environment,
+    step2::cache_outage_marks_the_cache_span_failed,
+    step2::nothing_personal_leaves_the_process,
     step3::one_trace_from_request_to_email,
     step3::cache_hits_and_failing_queries_are_visible,
-    step3::spans_carry_no_personal_data,
+    step3::nothing_personal_leaves_the_process_across_services,
+    step3::failed_email_calls_are_client_span_errors,
     step3::messages_without_trace_headers_start_new_traces,
 );

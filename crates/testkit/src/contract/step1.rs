@@ -384,7 +384,8 @@ pub async fn valkey_outage_falls_back_to_postgres(binaries: &StepBinaries) {
 /// event exists for a user that does not. When the service runs again with Kafka, every
 /// waiting event is published exactly once and every user gets their email.
 pub async fn kafka_outage_keeps_users_and_events_consistent(binaries: &StepBinaries) {
-    let dead_brokers = format!("127.0.0.1:{}", services::closed_port());
+    let closed = crate::ClosedPort::new();
+    let dead_brokers = closed.address();
     let down = StackOptions {
         kafka_brokers: Some(dead_brokers),
         ..StackOptions::default()
@@ -465,7 +466,8 @@ pub async fn kafka_outage_keeps_users_and_events_consistent(binaries: &StepBinar
 /// Postgres unreachable at start: one clear error naming the URL and how to start it, exit
 /// code 1; an invalid variable: exit code 2 naming the variable.
 pub async fn start_up_errors_are_clear(binaries: &StepBinaries) {
-    let port = services::closed_port();
+    let closed = crate::ClosedPort::new();
+    let port = closed.port();
     let mut process = ServiceProcess::spawn(
         SpawnOptions::new("user-service", &binaries.user_service, "USER_SERVICE_ADDR")
             .env(
@@ -533,7 +535,11 @@ pub async fn shutdown_is_graceful(binaries: &StepBinaries) {
         .timeout(Duration::from_secs(10))
         .send();
     let slow = tokio::spawn(slow);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server says when the request is in its handler: only then is it "in flight".
+    stack
+        .user_service
+        .wait_for_line("work started", Duration::from_secs(10))
+        .await;
     stack.user_service.terminate();
     let response = slow
         .await

@@ -8,7 +8,8 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use reqwest::StatusCode;
 
-use super::step2::{Protocol, create_user, start};
+use super::privacy::assert_nothing_personal;
+use super::step2::{Protocol, create_user, distinctive_user_id, personal_session, start};
 use crate::otlp::{AttrValue, Span, SpanKind, StatusCode as SpanStatus};
 use crate::{StepBinaries, services};
 
@@ -333,64 +334,87 @@ pub async fn cache_hits_and_failing_queries_are_visible(binaries: &StepBinaries)
     stack.stop().await;
 }
 
-/// No span name or attribute carries the email address, and no attribute carries the id,
-/// apart from `url.path` and `messaging.kafka.message.key`, which the conventions require.
-pub async fn spans_carry_no_personal_data(binaries: &StepBinaries) {
+/// The same session as step 2's privacy check, now with the whole chain (Postgres, Valkey,
+/// Kafka, the HTTP call, the email-service): nothing personal in any span, except the id
+/// in `url.path` and the Kafka message key. The session's W3C baggage travels with the
+/// event: in the Kafka message's headers, and on to the email-service, which reads
+/// `session.id` from it.
+pub async fn nothing_personal_leaves_the_process_across_services(binaries: &StepBinaries) {
     let (receiver, stack) = start(binaries, Protocol::HttpProtobuf).await;
-    let email = "margaret.hamilton@example.com";
-    let id = create_user(&stack, "Margaret Hamilton", email).await;
-    let (status, _) = stack.get(&format!("/users/{id}")).await;
-    assert_eq!(status, StatusCode::OK);
-    stack.wait_for_emails(1, SPAN_TIMEOUT).await;
+    let id = distinctive_user_id();
+    stack.database.start_user_ids_at(id).await;
+    let person = personal_session(&stack, id).await;
+    let messages = stack.topic.read(1, SPAN_TIMEOUT).await;
+    let topic = stack.topic.name().to_owned();
     let (user_exit, email_exit) = stack.stop().await;
     assert!(user_exit.success() && email_exit.success());
     let spans = receiver.spans();
-    assert!(
-        spans.len() >= 10,
-        "expected the whole flow, got {} spans",
-        spans.len()
-    );
-    let id = id.to_string();
-    for span in &spans {
+    for name in ["INSERT users", "SET", "POST", "POST /emails"] {
         assert!(
-            !span.name.contains(email) && !span.name.contains(&format!("/{id}")),
-            "{}",
-            span.name
+            spans.iter().any(|s| s.name == name),
+            "the session's {name} span was exported"
         );
-        for (key, value) in span.attributes.iter() {
-            let value = value.to_string();
-            assert!(
-                !value.contains(email),
-                "{key} on {} carries the email: {value}",
-                span.name
-            );
-            assert!(
-                !value.contains("Margaret"),
-                "{key} on {} carries the name: {value}",
-                span.name
-            );
-            if key == "url.path" || key == "messaging.kafka.message.key" {
-                continue;
-            }
-            let unquoted = value.trim_matches('"');
-            assert!(
-                unquoted != id
-                    && !unquoted.contains(&format!("user:{id}"))
-                    && !unquoted.contains(&format!("/users/{id}")),
-                "{key} on {} carries the user id: {value}",
-                span.name
-            );
-        }
-        for event in &span.events {
-            for (key, value) in event.attributes.iter() {
-                assert!(
-                    !value.to_string().contains(email),
-                    "event {} {key}",
-                    event.name
-                );
-            }
-        }
     }
+    assert!(spans.iter().any(|s| s.name == format!("process {topic}")));
+    assert_nothing_personal(&spans, &person);
+
+    let baggage = messages
+        .first()
+        .and_then(|m| m.headers.iter().find(|(key, _)| key == "baggage"))
+        .map(|(_, value)| value.as_str());
+    assert!(
+        baggage.is_some_and(|b| b.contains("session.id=apollo-11")),
+        "the event carries the request's baggage: {messages:?}"
+    );
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.resource.service_name() == Some("email-service")
+                && s.attributes.str("session.id") == Some("apollo-11")),
+        "the email-service read session.id from the baggage it received: {:#?}",
+        spans
+            .iter()
+            .filter(|s| s.resource.service_name() == Some("email-service"))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// The email-service fails every call (`EMAIL_FAILURE_RATE=1.0`): the HTTP CLIENT span is
+/// an error with `error.type` "503" and the status code, and the email-service's own span
+/// is an error too (a 5xx).
+pub async fn failed_email_calls_are_client_span_errors(binaries: &StepBinaries) {
+    let receiver = crate::otlp::OtlpReceiver::start()
+        .await
+        .expect("OTLP receiver");
+    let mut options = super::step2::exporting_to(&receiver, Protocol::HttpProtobuf);
+    options
+        .email_service_env
+        .push(("EMAIL_FAILURE_RATE".into(), "1.0".into()));
+    let stack = crate::Stack::start(binaries, options).await;
+    create_user(&stack, "Ken Thompson", "ken@example.com").await;
+    let spans = receiver
+        .wait_for_spans(SPAN_TIMEOUT, |spans| {
+            spans
+                .iter()
+                .any(|s| s.name == "POST" && s.kind == SpanKind::Client)
+                && spans.iter().any(|s| s.name == "POST /emails")
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let post = spans
+        .iter()
+        .find(|s| s.name == "POST" && s.kind == SpanKind::Client)
+        .expect("client span");
+    assert_eq!(post.status.code, SpanStatus::Error, "{post:?}");
+    assert_attr(post, "error.type", text("503"));
+    assert_attr(post, "http.response.status_code", AttrValue::Int(503));
+    let served = spans
+        .iter()
+        .find(|s| s.name == "POST /emails")
+        .expect("server span");
+    assert_eq!(served.status.code, SpanStatus::Error);
+    assert_attr(served, "error.type", text("503"));
+    stack.stop().await;
 }
 
 /// A message without headers, or with broken ones, is processed in a new root trace: the

@@ -1,11 +1,12 @@
-//! `cargo run -p step1-plain --bin step1-email-service`: the email-service.
+//! The email-service that the user-service calls for welcome emails.
 
 use std::process::ExitCode;
 
 use step1_plain::config::EmailServiceConfig;
-use step1_plain::{email_service, entry};
+use step1_plain::{email_service, entry, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    entry::main(EmailServiceConfig::from_env, email_service::run).await
+    telemetry::init();
+    entry::run(EmailServiceConfig::from_env, email_service::run).await
 }

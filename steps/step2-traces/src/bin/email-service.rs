@@ -1,14 +1,20 @@
-//! `cargo run -p step2-traces --bin step2-email-service`: the email-service.
+//! The email-service that the user-service calls for welcome emails.
 
 use std::process::ExitCode;
 
 use step2_traces::config::EmailServiceConfig;
-use step2_traces::{email_service, entry};
+use step2_traces::{email_service, entry, telemetry};
 
-fn main() -> ExitCode {
-    entry::main(
-        "email-service",
-        EmailServiceConfig::from_env,
-        email_service::run,
-    )
+#[tokio::main]
+async fn main() -> ExitCode {
+    let telemetry = match telemetry::init("email-service") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("error: cannot set up telemetry: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let exit = entry::run(EmailServiceConfig::from_env, email_service::run).await;
+    telemetry.shutdown().await;
+    exit
 }

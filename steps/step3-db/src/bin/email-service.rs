@@ -1,14 +1,20 @@
-//! `cargo run -p step3-db --bin step3-email-service`: the email-service.
+//! The email-service that the user-service calls for welcome emails.
 
 use std::process::ExitCode;
 
 use step3_db::config::EmailServiceConfig;
-use step3_db::{email_service, entry};
+use step3_db::{email_service, entry, telemetry};
 
-fn main() -> ExitCode {
-    entry::main(
-        "email-service",
-        EmailServiceConfig::from_env,
-        email_service::run,
-    )
+#[tokio::main]
+async fn main() -> ExitCode {
+    let telemetry = match telemetry::init("email-service") {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("error: cannot set up telemetry: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let exit = entry::run(EmailServiceConfig::from_env, email_service::run).await;
+    telemetry.shutdown().await;
+    exit
 }

@@ -1,0 +1,131 @@
+//! "Nothing personal leaves the process": the check every step's privacy contract uses. A
+//! test user's name, email address and id are looked for in everything a span carries: its
+//! name, its attributes, its events (names and attributes) and its status message. The id
+//! is allowed only where the semantic conventions put it: `url.path` and
+//! `messaging.kafka.message.key`.
+
+use crate::otlp::Span;
+
+/// Attributes that may carry the user id, because the conventions say so.
+const ID_ALLOWED_IN: [&str; 2] = ["url.path", "messaging.kafka.message.key"];
+
+/// The personal data of one test user.
+#[derive(Debug, Clone)]
+pub struct Person<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    /// Make it distinctive (see [`crate::TestDatabase::start_user_ids_at`]): a short id such
+    /// as `1` matches too much to be looked for.
+    pub id: i64,
+}
+
+impl Person<'_> {
+    /// What in `text` is personal, if anything: the email (or its local part), a word of the
+    /// name, or (unless `id_allowed`) the id as a word of its own.
+    fn found_in(&self, text: &str, id_allowed: bool) -> Option<&'static str> {
+        let lower = text.to_lowercase();
+        let local_part = self.email.split('@').next().unwrap_or(self.email);
+        if lower.contains(&self.email.to_lowercase()) || lower.contains(&local_part.to_lowercase())
+        {
+            return Some("the email address");
+        }
+        let name_words = self.name.split_whitespace().filter(|word| word.len() >= 3);
+        if name_words
+            .map(str::to_lowercase)
+            .any(|word| lower.contains(&word))
+        {
+            return Some("the name");
+        }
+        let id = self.id.to_string();
+        if !id_allowed
+            && text
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| word == id)
+        {
+            return Some("the user id");
+        }
+        None
+    }
+}
+
+/// Panics, naming the span and the place, if any span carries `person`'s data.
+#[track_caller]
+pub fn assert_nothing_personal(spans: &[Span], person: &Person<'_>) {
+    let mut leaks = Vec::new();
+    let mut check = |span: &Span, place: String, text: &str, id_allowed: bool| {
+        if let Some(what) = person.found_in(text, id_allowed) {
+            leaks.push(format!(
+                "{what} in {place} of span {:?}: {text:?}",
+                span.name
+            ));
+        }
+    };
+    for span in spans {
+        check(span, "the name".into(), &span.name, false);
+        check(
+            span,
+            "the status message".into(),
+            &span.status.message,
+            false,
+        );
+        for (key, value) in span.attributes.iter() {
+            let id_allowed = ID_ALLOWED_IN.contains(&key.as_str());
+            check(
+                span,
+                format!("attribute {key}"),
+                &value.to_string(),
+                id_allowed,
+            );
+        }
+        for event in &span.events {
+            check(span, "an event name".into(), &event.name, false);
+            for (key, value) in event.attributes.iter() {
+                let place = format!("attribute {key} of event {:?}", event.name);
+                check(span, place, &value.to_string(), false);
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "personal data leaves the process ({} spans looked at):\n  {}",
+        spans.len(),
+        leaks.join("\n  ")
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Person;
+
+    const ADA: Person<'static> = Person {
+        name: "Ada Lovelace",
+        email: "ada.lovelace@example.com",
+        id: 48_213_977,
+    };
+
+    #[test]
+    fn finds_each_kind_of_personal_data() {
+        assert_eq!(
+            ADA.found_in("Welcome, Ada Lovelace!", false),
+            Some("the name")
+        );
+        assert_eq!(
+            ADA.found_in("to=ADA.LOVELACE@example.com", false),
+            Some("the email address")
+        );
+        assert_eq!(ADA.found_in("user:48213977", false), Some("the user id"));
+        assert_eq!(ADA.found_in("/users/48213977", false), Some("the user id"));
+        assert_eq!(ADA.found_in("/users/48213977", true), None);
+    }
+
+    #[test]
+    fn ignores_what_only_looks_alike() {
+        assert_eq!(ADA.found_in("GET /users/{id}", false), None);
+        assert_eq!(ADA.found_in("482139770", false), None);
+        assert_eq!(
+            ADA.found_in("4bf92f3577b34da6a3ce929d0e0e4736", false),
+            None
+        );
+        assert_eq!(ADA.found_in("a", false), None);
+    }
+}
