@@ -1,15 +1,17 @@
 // The deck in headless Chromium: every slide is visited and must have no console error, no
 // failed or off-site request, a speaker note (unless it is a section title), and content
-// that fits the 1280×720 slide; the PDF export must have one page per slide.
+// that fits the 1280×720 slide; the PDF export must have one page per slide. Every section
+// (content/deck/*.md) must give its `minutes` in front matter; the test prints the talk's length.
 //
 // Run after building: `make test-slides` (or `hugo -d public && npm test` in slides/).
 // SLIDES_PUBLIC=dir picks the built site (default: public).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { serve } from '../scripts/serve.mjs';
 import { launch, SLIDE } from '../scripts/browser.mjs';
 import { exportPdf } from '../scripts/pdf.mjs';
@@ -17,6 +19,10 @@ import { exportPdf } from '../scripts/pdf.mjs';
 const PUBLIC = process.env.SLIDES_PUBLIC || 'public';
 /** Layout tolerance in CSS pixels (sub-pixel rounding). */
 const SLACK = 2;
+/** The deck's sections: one Markdown file each. */
+const SECTIONS = fileURLToPath(new URL('../content/deck/', import.meta.url));
+/** A conference slot leaves this many minutes for the talk. */
+const SLOT = { min: 40, max: 45 };
 
 let server;
 let browser;
@@ -69,6 +75,7 @@ test('every slide: no errors, speaker notes, fits 1280×720', async (t) => {
     highlightPlugin: Boolean(window.Reveal.getPlugin('highlight')),
     includes: document.querySelectorAll('[data-include]').length,
     mermaid: document.querySelectorAll('div.mermaid svg').length,
+    timings: document.querySelectorAll('aside.notes.timing').length,
     indices: window.Reveal.getSlides().map((s) => window.Reveal.getIndices(s)),
   }));
   assert.deepEqual(info.config, SLIDE, 'the deck must be configured for 1280×720');
@@ -91,8 +98,10 @@ test('every slide: no errors, speaker notes, fits 1280×720', async (t) => {
           section.querySelector('h1, h2, h3')?.textContent.trim() ||
           section.textContent.trim().slice(0, 40);
         const isSectionTitle = section.classList.contains('section-title');
-        const notes = (window.Reveal.getSlideNotes(section) || '')
-          .replace(/<[^>]*>/g, '')
+        // The section's timing (aside.timing, from its `minutes`) is not a speaker note.
+        const notes = [...section.querySelectorAll('aside.notes:not(.timing)')]
+          .map((aside) => aside.textContent)
+          .join('')
           .trim();
         // Content must fit in the slide, measured in slide pixels (the page is scaled).
         const scale = window.Reveal.getScale();
@@ -142,6 +151,42 @@ test('every slide: no errors, speaker notes, fits 1280×720', async (t) => {
   assert.deepEqual(problems, [], 'the browser reported problems');
   assert.deepEqual(missingNotes, [], 'content slides without speaker notes');
   assert.deepEqual(overflowing, [], 'slides whose content does not fit 1280×720');
+});
+
+/** The `minutes` of each section file, from its TOML front matter (`minutes = 4`). */
+async function sectionMinutes() {
+  const files = (await readdir(SECTIONS)).filter((f) => f.endsWith('.md') && f !== '_index.md');
+  const sections = [];
+  for (const file of files.sort()) {
+    const text = await readFile(join(SECTIONS, file), 'utf8');
+    const front = /^\+\+\+\n([\s\S]*?)\n\+\+\+/.exec(text)?.[1] ?? '';
+    const value = /^minutes\s*=\s*([0-9.]+)\s*(?:#.*)?$/m.exec(front)?.[1];
+    sections.push({ file, minutes: value === undefined ? undefined : Number(value) });
+  }
+  return sections;
+}
+
+test('every section has its minutes; the talk fits a slot', async (t) => {
+  const sections = await sectionMinutes();
+  assert.ok(sections.length > 0, `no sections in ${SECTIONS}`);
+  const missing = sections
+    .filter(({ minutes }) => !(minutes > 0))
+    .map(({ file }) => `content/deck/${file}`);
+  assert.deepEqual(missing, [], 'sections without `minutes = N` (N > 0) in their front matter');
+
+  const total = sections.reduce((sum, { minutes }) => sum + minutes, 0);
+  t.diagnostic(`talk length: ${total} min over ${sections.length} sections`);
+  t.diagnostic(sections.map(({ file, minutes }) => `${file} ${minutes}`).join(', '));
+  if (total > SLOT.max) {
+    t.diagnostic(`${total - SLOT.max} min over a ${SLOT.min}–${SLOT.max} min conference slot`);
+  } else if (total < SLOT.min) {
+    t.diagnostic(`${SLOT.min - total} min short of a ${SLOT.min}–${SLOT.max} min conference slot`);
+  }
+
+  // The presenter sees each section's minutes in the notes of its first slide.
+  if (deck) {
+    assert.equal(deck.timings, sections.length, 'sections whose first slide has no timing note');
+  }
 });
 
 test('the PDF export has one page per slide', async (t) => {

@@ -50,6 +50,7 @@ struct ExportOutage {
     outage: OutageLog,
 }
 
+// ANCHOR: export_outage
 impl<S: Subscriber> Layer<S> for ExportOutage {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         if is_export_success(event.metadata()) {
@@ -61,6 +62,7 @@ impl<S: Subscriber> Layer<S> for ExportOutage {
         }
     }
 }
+// ANCHOR_END: export_outage
 
 /// The `error` field of an `ExportError` event.
 #[derive(Default)]

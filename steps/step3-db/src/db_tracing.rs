@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 use tracing::field::Empty;
 
 // ANCHOR: statement
@@ -64,26 +64,27 @@ impl DbTarget {
         );
         let result = query.instrument(span.clone()).await;
         if let Err(err) = &result {
-            let sqlstate = sqlstate(err);
-            if let Some(code) = &sqlstate {
-                span.record("db.response.status_code", code.as_str());
-            }
-            let error_type = match err {
-                sqlx::Error::PoolTimedOut => "pool_timed_out",
-                sqlx::Error::Io(_) => "io",
-                _ => sqlstate.as_deref().unwrap_or("_OTHER"),
-            };
-            crate::telemetry::mark_failed(&span, error_type, err);
+            record_failure(&span, err);
         }
         result
     }
     // ANCHOR_END: db_span
 }
 
-/// The SQLSTATE Postgres answered with (e.g. `23505`, unique violation), if it did.
-fn sqlstate(err: &sqlx::Error) -> Option<String> {
-    match err {
+/// Status Error with `error.type`, and the SQLSTATE (e.g. `23505`, unique violation) in
+/// `db.response.status_code` when Postgres sent one.
+fn record_failure(span: &Span, err: &sqlx::Error) {
+    let sqlstate = match err {
         sqlx::Error::Database(db_error) => db_error.code().map(|code| code.into_owned()),
         _ => None,
+    };
+    if let Some(code) = &sqlstate {
+        span.record("db.response.status_code", code.as_str());
     }
+    let error_type = match err {
+        sqlx::Error::PoolTimedOut => "pool_timed_out",
+        sqlx::Error::Io(_) => "io",
+        _ => sqlstate.as_deref().unwrap_or("_OTHER"),
+    };
+    crate::telemetry::mark_failed(span, error_type, err);
 }
