@@ -71,9 +71,7 @@ pub async fn run(config: EmailServiceConfig) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     let app = router(config.failure_rate);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(crate::shutdown::signal_received())
-        .await?;
+    crate::server::serve(listener, app, crate::shutdown::signal_received()).await;
     tracing::info!("email-service stopped");
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod extract;
 pub mod http;
 pub mod outage;
 pub mod outbox;
+pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -63,7 +63,7 @@ async fn create_user(
         .await
         .map_err(|err| match err {
             StoreError::DuplicateEmail => ApiError::Conflict(err.to_string()),
-            StoreError::Database(err) => ApiError::Unavailable(format!("database error: {err}")),
+            other => database_failure(other),
         })?;
     state.outbox_wake.notify_one();
     // Write-through: the first read is already a hit. A cache failure is not the client's
@@ -100,12 +100,22 @@ async fn get_user(
         .store
         .find_user(id)
         .await
-        .map_err(|err| ApiError::Unavailable(format!("database error: {err}")))?
+        .map_err(database_failure)?
         .ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
     let _ = state.cache.put(&user).await;
     Ok(Json(user))
 }
 // ANCHOR_END: get_user
+
+/// A failed query, as the client sees it: 503 when the database is down or overloaded (try
+/// again later), 500 for anything else. The database's own message stays in the log.
+fn database_failure(err: StoreError) -> ApiError {
+    if err.is_outage() {
+        ApiError::Unavailable("the database is unavailable; try again later".into())
+    } else {
+        ApiError::Internal(format!("database error: {err}"))
+    }
+}
 
 /// Liveness: the process answers.
 async fn healthz() -> Json<serde_json::Value> {

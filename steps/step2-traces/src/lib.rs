@@ -20,6 +20,7 @@ pub mod http;
 pub mod http_tracing;
 pub mod outage;
 pub mod outbox;
+pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -17,7 +17,10 @@ use crate::http::{self, AppState};
 use crate::outage::{OutageLog, START_SERVICES};
 use crate::outbox::OutboxRelay;
 use crate::store::Store;
-use crate::{events, shutdown};
+use crate::{events, server, shutdown};
+
+/// How long the outbox relay and the consumer may take to stop after the HTTP server has.
+const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn run(config: UserServiceConfig) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url).await?;
@@ -82,15 +85,16 @@ pub async fn run(config: UserServiceConfig) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     // Stop accepting on SIGTERM/SIGINT, let in-flight requests finish...
-    // The connection info gives the server spans their `client.address`.
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown::signal_received())
-        .await
-        .context("HTTP server failed")?;
-    // ...then stop the background tasks (each finishes the event in hand).
+    server::serve(listener, http::router(state), shutdown::signal_received()).await;
+    // ...then stop the background tasks (each finishes the event in hand, if it can in time:
+    // an event not finished is sent again after the restart).
     stop_background.cancel();
-    let _ = tokio::join!(relay_task, consumer_task);
+    let stopped = tokio::time::timeout(BACKGROUND_GRACE, async {
+        let _ = tokio::join!(relay_task, consumer_task);
+    });
+    if stopped.await.is_err() {
+        tracing::warn!("the outbox relay or the consumer did not stop within {BACKGROUND_GRACE:?}");
+    }
     tracing::info!("user-service stopped");
     Ok(())
 }

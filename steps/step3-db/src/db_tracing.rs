@@ -5,8 +5,8 @@
 use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
-use tracing::{Instrument, Span};
 use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 // ANCHOR: statement
 /// A SQL statement with what the span needs to know about it. The text has placeholders

@@ -3,7 +3,6 @@
 //! tests can see what was sent. `EMAIL_FAILURE_RATE` makes a share of calls fail with 503.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -80,11 +79,8 @@ pub async fn run(config: EmailServiceConfig) -> anyhow::Result<()> {
         "email-service listening on http://{}",
         listener.local_addr()?
     );
-    // The connection info gives the server span its `client.address`.
-    let app = router(config.failure_rate).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(crate::shutdown::signal_received())
-        .await?;
+    let app = router(config.failure_rate);
+    crate::server::serve(listener, app, crate::shutdown::signal_received()).await;
     tracing::info!("email-service stopped");
     Ok(())
 }

@@ -114,7 +114,7 @@ fn server_address(request: &Request<Body>) -> (Option<String>, Option<i64>) {
     }
 }
 
-/// The peer's IP address (needs `into_make_service_with_connect_info`).
+/// The peer's IP address (`server::serve` puts it on every request).
 fn client_address(request: &Request<Body>) -> Option<String> {
     request
         .extensions()

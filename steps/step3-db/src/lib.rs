@@ -23,6 +23,7 @@ pub mod http_tracing;
 pub mod kafka_propagation;
 pub mod outage;
 pub mod outbox;
+pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -24,6 +24,30 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or could not answer now (the request may
+    /// succeed later), as opposed to refusing the query (which would be a bug of ours).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::DuplicateEmail => false,
+            Self::Database(err) => match err {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::BeginFailed => true,
+                // SQLSTATE classes 08 (connection), 53 (resources), 57P (shutting down).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| ["08", "53", "57P"].iter().any(|c| code.starts_with(c))),
+                _ => false,
+            },
+        }
+    }
+}
+
 /// Start-up failures, worded for the person who just typed `cargo run`. The cause is part
 /// of the message (not an error `source`), so that it is printed once.
 #[derive(Debug, thiserror::Error)]

@@ -39,6 +39,13 @@ impl CreateUser {
         if name.is_empty() {
             return Err(ApiError::Unprocessable("name must not be empty".into()));
         }
+        // Postgres refuses NUL, and no name has a control character: the client's mistake,
+        // said as such, rather than a database error.
+        if name.chars().any(char::is_control) {
+            return Err(ApiError::Unprocessable(
+                "name must not contain control characters".into(),
+            ));
+        }
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(ApiError::Unprocessable(format!(
                 "name must be at most {MAX_NAME_CHARS} characters"
@@ -59,14 +66,14 @@ impl CreateUser {
 }
 
 /// A deliberately simple check: one `@`, something before it, a dotted domain after it,
-/// no spaces. Real verification is sending the welcome email.
+/// no spaces or control characters. Real verification is sending the welcome email.
 fn looks_like_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
     !local.is_empty()
         && !domain.contains('@')
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && domain.split('.').count() >= 2
         && domain.split('.').all(|label| !label.is_empty())
 }
@@ -120,6 +127,9 @@ mod tests {
             ("Ada", "ada@@example.com"),
             ("Ada", "ada lovelace@example.com"),
             ("Ada", "ada@example..com"),
+            ("Ada\u{0}", "a@example.com"),
+            ("Ada\u{1b}[31m", "a@example.com"),
+            ("Ada", "ada\u{0}@example.com"),
         ] {
             assert!(
                 matches!(create(name, email), Err(ApiError::Unprocessable(_))),

@@ -21,6 +21,7 @@ testkit::contract_tests!(binaries();
     step1::kafka_outage_keeps_users_and_events_consistent,
     step1::start_up_errors_are_clear,
     step1::shutdown_is_graceful,
+    step1::shutdown_is_bounded_whatever_clients_do,
     step1::email_service_accepts_and_fails_on_demand,
     step2::server_spans_follow_semantic_conventions_http,
     step2::server_spans_follow_semantic_conventions_grpc,

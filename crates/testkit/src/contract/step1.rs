@@ -229,6 +229,21 @@ pub async fn bad_input_gets_clear_json_errors(binaries: &StepBinaries) {
             StatusCode::CONFLICT,
         ),
         (
+            "NUL in the name (Postgres refuses it)",
+            post_raw(r#"{"name": "Ada\u0000", "email": "nul@example.com"}"#.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "NUL in the email",
+            post_raw(r#"{"name": "Ada", "email": "nul\u0000@example.com"}"#.into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "a lone surrogate (not UTF-8)",
+            post_raw(r#"{"name": "Ada\ud800", "email": "sur@example.com"}"#.into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
             "body over 64 KiB",
             post_raw(format!(
                 r#"{{"name": "{}", "email": "big@example.com"}}"#,
@@ -268,6 +283,22 @@ pub async fn bad_input_gets_clear_json_errors(binaries: &StepBinaries) {
     for (what, request, expected) in cases {
         let response = stack.send(request).await;
         assert_json_error(what, &response, expected);
+        let message = response.1["error"].as_str().unwrap_or_default();
+        if what.contains("NUL in the") {
+            let field = if what.ends_with("name (Postgres refuses it)") {
+                "name"
+            } else {
+                "email"
+            };
+            assert!(
+                message.contains(field),
+                "{what}: the error names the field: {message}"
+            );
+        }
+        assert!(
+            !message.contains("database") && !message.contains("SQLSTATE"),
+            "{what}: no internal error text in a response: {message}"
+        );
     }
 
     let (status, _) = stack.get("/healthz").await;
@@ -551,6 +582,50 @@ pub async fn shutdown_is_graceful(binaries: &StepBinaries) {
     assert!(user_exit.success(), "user-service exit: {user_exit}");
     assert!(email_exit.success(), "email-service exit: {email_exit}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// SIGTERM ends the process within 10 s whatever clients do: one has sent half a request
+/// head and waits, another's request would take longer than the shutdown grace. Requests
+/// that finish in time are answered; the rest are cut.
+pub async fn shutdown_is_bounded_whatever_clients_do(binaries: &StepBinaries) {
+    use tokio::io::AsyncWriteExt;
+
+    let mut stack = Stack::start(binaries, StackOptions::default()).await;
+    let address = stack.user_url("").trim_start_matches("http://").to_owned();
+    let mut stalled = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    stalled
+        .write_all(b"GET /users/1 HTTP/1.1\r\nHost: stalled\r\nUser-Agent: half-a-head\r\n")
+        .await
+        .expect("half a head");
+    let too_slow = tokio::spawn(
+        stack
+            .http
+            .get(stack.user_url("/demo/work?delay_ms=10000"))
+            .timeout(Duration::from_secs(20))
+            .send(),
+    );
+    stack
+        .user_service
+        .wait_for_line("work started", Duration::from_secs(10))
+        .await;
+    let started = Instant::now();
+    let exit = stack.user_service.stop(Duration::from_secs(15)).await;
+    let took = started.elapsed();
+    assert!(exit.success(), "exit status {exit}");
+    assert!(
+        took < Duration::from_secs(10),
+        "SIGTERM took {took:?} with a stalled client and a slow request:\n{}",
+        stack.user_service.output()
+    );
+    let cut = too_slow.await.expect("join");
+    assert!(
+        cut.is_err() || cut.as_ref().is_ok_and(|r| r.status().is_server_error()),
+        "a request longer than the grace is cut: {cut:?}"
+    );
+    drop(stalled);
+    stack.stop_email_service().await;
 }
 
 /// The email-service on its own: 202 for a valid email, 422 for an invalid one, 503 for
