@@ -29,7 +29,7 @@ pub use fault::{BlackHole, ClosedPort};
 pub use kafka::{KafkaMessage, TestTopic};
 pub use otlp_receiver as otlp;
 pub use process::{ServiceProcess, SpawnOptions};
-pub use proxy::TcpProxy;
+pub use proxy::{ProxyMode, TcpProxy};
 pub use stack::{Stack, StackOptions, StepBinaries};
 
 /// A name no other test (or test run) uses: `prefix_<pid>_<counter>_<random>`.

@@ -1,22 +1,24 @@
-//! A TCP proxy in front of a real service that a test can switch off and on: the way to
-//! take Valkey "down" in the middle of a test without stopping the shared server.
+//! A TCP proxy in front of a real service that a test can switch between three states: up
+//! (forwarding), cut (every connection closed at once: a crashed or stopped service) and
+//! black hole (connections accepted and held, nothing forwarded: a network partition or a
+//! hung server, the slow failure that timeouts exist for). The way to take Valkey or Postgres
+//! "down" in the middle of a test without stopping the shared server.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
+use tokio::sync::watch;
 
-#[derive(Default)]
-struct ProxyState {
-    down: AtomicBool,
-    connections: Mutex<Vec<AbortHandle>>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyMode {
+    Up,
+    Cut,
+    BlackHole,
 }
 
 pub struct TcpProxy {
     address: SocketAddr,
-    state: Arc<ProxyState>,
+    mode: watch::Sender<ProxyMode>,
     accept_task: tokio::task::JoinHandle<()>,
 }
 
@@ -28,30 +30,17 @@ impl TcpProxy {
             .await
             .expect("cannot bind the proxy");
         let address = listener.local_addr().expect("proxy address");
-        let state = Arc::new(ProxyState::default());
+        let (mode, _) = watch::channel(ProxyMode::Up);
         let upstream = upstream.to_owned();
-        let accept_state = state.clone();
+        let modes = mode.clone();
         let accept_task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if accept_state.down.load(Ordering::SeqCst) {
-                    drop(inbound); // the service is "down": close at once
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                if let Ok(mut connections) = accept_state.connections.lock() {
-                    connections.retain(|handle| !handle.is_finished());
-                    connections.push(task.abort_handle());
-                }
+            while let Ok((inbound, _)) = listener.accept().await {
+                tokio::spawn(forward(inbound, upstream.clone(), modes.subscribe()));
             }
         });
         Self {
             address,
-            state,
+            mode,
             accept_task,
         }
     }
@@ -61,20 +50,50 @@ impl TcpProxy {
         self.address
     }
 
-    /// Down: open connections are cut and new ones closed at once. Up: forward again.
+    /// Applies to open connections as well as new ones.
+    pub fn set_mode(&self, mode: ProxyMode) {
+        self.mode.send_replace(mode);
+    }
+
+    /// Down: cut (open connections closed, new ones closed at once). Up: forward again.
     pub fn set_down(&self, down: bool) {
-        self.state.down.store(down, Ordering::SeqCst);
-        if down && let Ok(mut connections) = self.state.connections.lock() {
-            for handle in connections.drain(..) {
-                handle.abort();
+        self.set_mode(if down { ProxyMode::Cut } else { ProxyMode::Up });
+    }
+}
+
+/// One connection: held while the proxy is a black hole, closed when it is cut, forwarded
+/// while it is up. A connection that was cut or held is closed when the state changes again.
+async fn forward(mut inbound: TcpStream, upstream: String, mut mode: watch::Receiver<ProxyMode>) {
+    loop {
+        let current = *mode.borrow_and_update();
+        match current {
+            ProxyMode::Cut => return,
+            ProxyMode::BlackHole => {
+                if mode.changed().await.is_err() {
+                    return;
+                }
             }
+            ProxyMode::Up => break,
         }
+    }
+    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+        return;
+    };
+    let black_hole = tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+        left_up = mode.wait_for(|mode| *mode != ProxyMode::Up) => {
+            left_up.is_ok_and(|mode| *mode == ProxyMode::BlackHole)
+        }
+    };
+    if black_hole {
+        // Hold both ends, silent, until the partition is over.
+        let _ = mode.wait_for(|mode| *mode != ProxyMode::BlackHole).await;
     }
 }
 
 impl Drop for TcpProxy {
     fn drop(&mut self) {
-        self.set_down(true);
+        self.set_mode(ProxyMode::Cut);
         self.accept_task.abort();
     }
 }

@@ -31,6 +31,8 @@ pub struct StackOptions {
     pub redis_url: Option<String>,
     /// Replaces the test Kafka brokers (e.g. a closed port).
     pub kafka_brokers: Option<String>,
+    /// Replaces the `host:port` of the test database's URL (e.g. a [`crate::TcpProxy`]).
+    pub postgres_address: Option<String>,
     /// Readiness path of the user-service (default `/readyz`).
     pub ready_path: Option<String>,
 }
@@ -191,9 +193,17 @@ impl Wiring<'_> {
             .redis_url
             .clone()
             .unwrap_or_else(services::redis_url);
+        let database_url = match &options.postgres_address {
+            Some(address) => {
+                self.database
+                    .url()
+                    .replacen(&services::host_port(self.database.url()), address, 1)
+            }
+            None => self.database.url().to_owned(),
+        };
         let mut spawn =
             SpawnOptions::new("user-service", &binaries.user_service, "USER_SERVICE_ADDR")
-                .env("DATABASE_URL", self.database.url())
+                .env("DATABASE_URL", database_url)
                 .env("REDIS_URL", redis_url)
                 .env("CACHE_KEY_PREFIX", self.cache_prefix)
                 .env("KAFKA_BROKERS", kafka_brokers)

@@ -1,17 +1,21 @@
 //! The Valkey read-through cache. It is an optimisation, never a dependency: when Valkey is
-//! down, every call fails fast (bounded by a timeout), the outage is logged once, and the
-//! callers carry on with Postgres.
+//! down, a call fails within a timeout, the outage is logged once, the callers carry on with
+//! Postgres, and for the next [`COOL_OFF`] the cache is not even asked (a circuit breaker), so
+//! that the outage does not cost every request a timeout.
 
 use std::time::Duration;
 
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::breaker::Breaker;
 use crate::outage::{OutageLog, START_SERVICES};
 use crate::user::User;
 
 /// The longest a cache call may add to a request.
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
+/// How long the cache is skipped after a failed call.
+pub const COOL_OFF: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -21,12 +25,15 @@ pub enum CacheError {
     Timeout(Duration),
     #[error("cached value is not a user: {0}")]
     Corrupt(#[from] serde_json::Error),
+    #[error("skipped: Valkey failed less than {0:?} ago")]
+    Skipped(Duration),
 }
 
 pub struct UserCache {
     connection: ConnectionManager,
     key_prefix: String,
     ttl_seconds: u64,
+    breaker: Breaker,
     outage: OutageLog,
 }
 
@@ -44,6 +51,7 @@ impl UserCache {
             connection: ConnectionManager::new_lazy_with_config(client, config)?,
             key_prefix: key_prefix.to_owned(),
             ttl_seconds: ttl.as_secs().max(1),
+            breaker: Breaker::new(COOL_OFF, CALL_TIMEOUT),
             outage: OutageLog::new(
                 format!("Valkey at {}", crate::config::redact_url(url)),
                 "reads go to Postgres",
@@ -67,31 +75,41 @@ impl UserCache {
     pub async fn put(&self, user: &User) -> Result<(), CacheError> {
         let mut connection = self.connection.clone();
         let json = serde_json::to_string(user)?;
-        self.call(connection.set_ex::<_, _, ()>(self.key(user.id), json, self.ttl_seconds))
-            .await
+        let set = connection.set_ex::<_, _, ()>(self.key(user.id), json, self.ttl_seconds);
+        self.call(set).await
     }
 
     /// Round trip for `/readyz`.
     pub async fn ping(&self) -> Result<(), CacheError> {
         let mut connection = self.connection.clone();
-        self.call(redis::cmd("PING").query_async::<String>(&mut connection))
-            .await
-            .map(drop)
+        let ping = redis::cmd("PING");
+        let round_trip = ping.query_async::<String>(&mut connection);
+        self.call(round_trip).await.map(drop)
     }
 
-    /// Run a command with a deadline and keep the outage log up to date.
+    /// Run a command with a deadline, unless the breaker is open; keep the breaker and the
+    /// outage log up to date.
     async fn call<T>(
         &self,
         command: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, CacheError> {
+        if !self.breaker.allows_call() {
+            return Err(CacheError::Skipped(COOL_OFF));
+        }
         let result = match tokio::time::timeout(CALL_TIMEOUT, command).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(CacheError::Redis(err)),
             Err(_) => Err(CacheError::Timeout(CALL_TIMEOUT)),
         };
         match &result {
-            Ok(_) => self.outage.succeeded(),
-            Err(err) => self.outage.failed(err),
+            Ok(_) => {
+                self.breaker.succeeded();
+                self.outage.succeeded();
+            }
+            Err(err) => {
+                self.breaker.failed();
+                self.outage.failed(err);
+            }
         }
         result
     }

@@ -107,20 +107,30 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: Postgres and Valkey answer. Kafka is not required: events wait in the outbox.
+/// Readiness: can the service serve? Postgres is required. Valkey is not: without it reads
+/// go to Postgres, so a cache outage leaves the service ready, and the body says it runs
+/// degraded. Kafka is not required either: events wait in the outbox. The causes are in the
+/// log (said once per outage), not in the body.
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let postgres = state.store.ping().await.map_err(|err| err.to_string());
-    let valkey = state.cache.ping().await.map_err(|err| err.to_string());
-    let status = if postgres.is_ok() && valkey.is_ok() {
+    let postgres = state.store.ping().await;
+    let valkey = state.cache.ping().await;
+    let status = if postgres.is_ok() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let describe = |result: Result<(), String>| result.err().unwrap_or_else(|| "ok".to_owned());
-    (
-        status,
-        Json(json!({ "postgres": describe(postgres), "valkey": describe(valkey) })),
-    )
+    let describe = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let mode = if valkey.is_ok() {
+        "normal"
+    } else {
+        "degraded: the cache is bypassed, reads go to Postgres"
+    };
+    let body = json!({
+        "postgres": describe(postgres.is_ok()),
+        "valkey": describe(valkey.is_ok()),
+        "mode": mode,
+    });
+    (status, Json(body))
 }
 
 /// JSON 404 for any unknown route (both services use it).

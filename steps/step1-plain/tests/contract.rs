@@ -17,10 +17,12 @@ testkit::contract_tests!(binaries();
     step1::bad_input_gets_clear_json_errors,
     step1::demo_endpoints_work,
     step1::valkey_outage_falls_back_to_postgres,
+    step1::postgres_outage_fails_fast_and_recovers,
     step1::kafka_outage_keeps_users_and_events_consistent,
     step1::start_up_errors_are_clear,
     step1::shutdown_is_graceful,
     step1::shutdown_is_bounded_whatever_clients_do,
     step1::email_service_accepts_and_fails_on_demand,
+    step1::logs_stay_complete_whatever_rust_log_adds,
     step1::sends_nothing_over_otlp,
 );

@@ -29,7 +29,11 @@ pub fn not_an_export_error() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
     filter_fn(|metadata| !is_export_error(metadata))
 }
 
-/// The layer that turns the SDK's export outcomes into one warning per outage.
+/// The layer that turns the SDK's export outcomes into one warning per outage. Its filter
+/// also keeps the service's own log lines complete: it rejects nearly every callsite, so no
+/// callsite is cached as "always enabled" — with per-layer filters that all accept a callsite,
+/// tracing-subscriber can drop its events after a `log`-crate record (sqlx, librdkafka) was
+/// filtered in between (tokio-rs/tracing#2704, #3572). A contract test guards it.
 pub fn layer<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,

@@ -44,6 +44,9 @@ const TRACE_FILTER: &str =
     "info,opentelemetry=off,hyper=off,h2=off,tonic=off,tower=off,reqwest=off";
 // ANCHOR_END: filters
 
+/// The telemetry's share of the 10 s that SIGTERM may take (see `server.rs`).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Keeps the tracer provider alive; [`TelemetryGuard::shutdown`] flushes it.
 #[must_use = "call shutdown() after the server has drained, or the last spans are lost"]
 pub struct TelemetryGuard {
@@ -111,10 +114,9 @@ impl TelemetryGuard {
     /// thread, never on one of the runtime's workers.
     pub async fn shutdown(self) {
         let provider = self.tracer_provider;
-        let flushed = tokio::task::spawn_blocking(move || {
-            provider.shutdown_with_timeout(Duration::from_secs(5))
-        })
-        .await;
+        let flushed =
+            tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(FLUSH_TIMEOUT))
+                .await;
         match flushed {
             Ok(Ok(())) => {}
             Ok(Err(err)) => eprintln!("warning: spans may be lost, tracer shutdown failed: {err}"),

@@ -1,6 +1,7 @@
 //! The Valkey read-through cache. It is an optimisation, never a dependency: when Valkey is
-//! down, every call fails fast (bounded by a timeout), the outage is logged once, and the
-//! callers carry on with Postgres.
+//! down, a call fails within a timeout, the outage is logged once, the callers carry on with
+//! Postgres, and for the next [`COOL_OFF`] the cache is not even asked (a circuit breaker), so
+//! that the outage does not cost every request a timeout.
 
 use std::time::Duration;
 
@@ -10,11 +11,14 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
+use crate::breaker::Breaker;
 use crate::outage::{OutageLog, START_SERVICES};
 use crate::user::User;
 
 /// The longest a cache call may add to a request.
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
+/// How long the cache is skipped after a failed call.
+pub const COOL_OFF: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -24,6 +28,8 @@ pub enum CacheError {
     Timeout(Duration),
     #[error("cached value is not a user: {0}")]
     Corrupt(#[from] serde_json::Error),
+    #[error("skipped: Valkey failed less than {0:?} ago")]
+    Skipped(Duration),
 }
 
 pub struct UserCache {
@@ -31,6 +37,7 @@ pub struct UserCache {
     key_prefix: String,
     ttl_seconds: u64,
     target: CacheTarget,
+    breaker: Breaker,
     outage: OutageLog,
 }
 
@@ -49,6 +56,7 @@ impl UserCache {
             connection: ConnectionManager::new_lazy_with_config(client, config)?,
             key_prefix: key_prefix.to_owned(),
             ttl_seconds: ttl.as_secs().max(1),
+            breaker: Breaker::new(COOL_OFF, CALL_TIMEOUT),
             outage: OutageLog::new(
                 format!("Valkey at {}", crate::config::redact_url(url)),
                 "reads go to Postgres",
@@ -108,12 +116,19 @@ impl UserCache {
     }
     // ANCHOR_END: redis_span
 
-    /// Run a command in `span`, with a deadline, and keep the outage log up to date.
+    /// Run a command in `span`, with a deadline, unless the breaker is open; keep the
+    /// breaker and the outage log up to date.
     async fn call<T>(
         &self,
         span: &Span,
         command: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, CacheError> {
+        if !self.breaker.allows_call() {
+            // The span says why there was no call.
+            let skipped = CacheError::Skipped(COOL_OFF);
+            crate::telemetry::mark_failed(span, skipped.kind(), &skipped);
+            return Err(skipped);
+        }
         let deadline = tokio::time::timeout(CALL_TIMEOUT, command).instrument(span.clone());
         let result = match deadline.await {
             Ok(Ok(value)) => Ok(value),
@@ -121,8 +136,12 @@ impl UserCache {
             Err(_) => Err(CacheError::Timeout(CALL_TIMEOUT)),
         };
         match &result {
-            Ok(_) => self.outage.succeeded(),
+            Ok(_) => {
+                self.breaker.succeeded();
+                self.outage.succeeded();
+            }
             Err(err) => {
+                self.breaker.failed();
                 self.outage.failed(err);
                 crate::telemetry::mark_failed(span, err.kind(), err);
             }
@@ -166,6 +185,7 @@ impl CacheError {
             Self::Redis(_) => "redis",
             Self::Timeout(_) => "timeout",
             Self::Corrupt(_) => "corrupt_value",
+            Self::Skipped(_) => "circuit_open",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! [`email_service::run`]. Each module below has one job, so that the later steps can
 //! instrument them one at a time and the diff between two steps stays the lesson.
 
+pub mod breaker;
 pub mod cache;
 pub mod config;
 pub mod consumer;

@@ -1,15 +1,25 @@
 //! Postgres: users and the outbox, with sqlx. The database is created if it does not exist
 //! and the embedded migrations (`migrations/`) run at start.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row};
 
+use crate::breaker::Breaker;
 use crate::config::redact_url;
 use crate::db_tracing::{DbTarget, Statement};
 use crate::user::{NewUser, User, UserCreated};
+
+/// How long a request waits for a connection from the pool.
+const POOL_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest a query (or a transaction) may take, connection included: a query on a
+/// connection whose peer has vanished would otherwise wait for TCP to give up.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long requests fail at once after the database failed.
+const COOL_OFF: Duration = Duration::from_secs(1);
 
 /// SQLSTATE of a unique-constraint violation.
 const UNIQUE_VIOLATION: &str = "23505";
@@ -22,6 +32,10 @@ pub enum StoreError {
     DuplicateEmail,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("skipped: the database failed less than {0:?} ago")]
+    Skipped(Duration),
 }
 
 impl StoreError {
@@ -30,6 +44,7 @@ impl StoreError {
     pub fn is_outage(&self) -> bool {
         match self {
             Self::DuplicateEmail => false,
+            Self::Timeout(_) | Self::Skipped(_) => true,
             Self::Database(err) => match err {
                 sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
@@ -89,6 +104,7 @@ const SELECT_LEGACY_ACCOUNT: Statement = Statement {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    breaker: Arc<Breaker>,
     target: DbTarget,
 }
 
@@ -102,7 +118,7 @@ impl Store {
         create_database_if_missing(url).await.map_err(unreachable)?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(POOL_TIMEOUT)
             .connect(url)
             .await
             .map_err(unreachable)?;
@@ -115,14 +131,28 @@ impl Store {
             })?;
         Ok(Self {
             pool,
+            breaker: Arc::new(Breaker::new(COOL_OFF, QUERY_TIMEOUT)),
             target: DbTarget::from_url(url),
         })
     }
 
     /// Insert the user and its `user.created` event in one transaction: either both exist
     /// or neither does.
-    #[tracing::instrument(name = "store_user", skip_all, err(Display, level = "warn"))]
     pub async fn create_user(&self, new_user: &NewUser) -> Result<User, StoreError> {
+        self.guarded(self.insert_user(new_user)).await
+    }
+
+    pub async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.guarded(self.select_user(id)).await
+    }
+
+    /// A query against a table that does not exist: the "viewing an error" demo.
+    pub async fn find_legacy_account(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.guarded(self.select_legacy_account(id)).await
+    }
+
+    #[tracing::instrument(name = "store_user", skip_all, err(Display, level = "warn"))]
+    async fn insert_user(&self, new_user: &NewUser) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
         // ANCHOR: traced_query
         let insert = sqlx::query_as(INSERT_USER.text)
@@ -150,7 +180,7 @@ impl Store {
     }
 
     #[tracing::instrument(name = "find_user", skip_all, err(Display))]
-    pub async fn find_user(&self, id: i64) -> Result<Option<User>, StoreError> {
+    async fn select_user(&self, id: i64) -> Result<Option<User>, StoreError> {
         let select = sqlx::query_as(SELECT_USER.text)
             .bind(id)
             .fetch_optional(&self.pool);
@@ -159,9 +189,8 @@ impl Store {
     }
 
     // ANCHOR: find_legacy_account
-    /// A query against a table that does not exist: the "viewing an error" demo.
     #[tracing::instrument(name = "find_legacy_account", skip_all, err(Display))]
-    pub async fn find_legacy_account(&self, id: i64) -> Result<Option<String>, StoreError> {
+    async fn select_legacy_account(&self, id: i64) -> Result<Option<String>, StoreError> {
         let select = sqlx::query(SELECT_LEGACY_ACCOUNT.text)
             .bind(id)
             .fetch_optional(&self.pool);
@@ -171,8 +200,32 @@ impl Store {
     // ANCHOR_END: find_legacy_account
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        let round_trip = async {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        };
+        self.guarded(round_trip).await
+    }
+
+    /// Runs `operation` within [`QUERY_TIMEOUT`], unless the database failed less than
+    /// [`COOL_OFF`] ago: then it fails at once (a circuit breaker), so that an outage costs a
+    /// request a 503 and not a wait for the pool's timeout every time.
+    async fn guarded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if !self.breaker.allows_call() {
+            return Err(StoreError::Skipped(COOL_OFF));
+        }
+        let result = match tokio::time::timeout(QUERY_TIMEOUT, operation).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Timeout(QUERY_TIMEOUT)),
+        };
+        match &result {
+            Err(err) if err.is_outage() => self.breaker.failed(),
+            _ => self.breaker.succeeded(),
+        }
+        result
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -9,7 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::assert_json_error;
-use crate::{ServiceProcess, SpawnOptions, Stack, StackOptions, StepBinaries, TcpProxy, services};
+use crate::{
+    ProxyMode, ServiceProcess, SpawnOptions, Stack, StackOptions, StepBinaries, TcpProxy, services,
+};
 
 const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -340,9 +342,11 @@ pub async fn demo_endpoints_work(binaries: &StepBinaries) {
     stack.stop().await;
 }
 
-/// Valkey goes down mid-run: reads are served from Postgres without added latency, the
-/// outage is logged once (not once per request), readiness says so, and the cache is used
-/// again when Valkey is back.
+/// Valkey is down, cut (refusing) or black-holed (silent): every read and write still
+/// succeeds (from Postgres), reads stay fast (after one failed call the cache is skipped for
+/// a while instead of costing each request a timeout), the outage is logged once, and
+/// readiness stays 200 with the degraded mode in its body. When Valkey is back, the service
+/// uses it again without a restart.
 pub async fn valkey_outage_falls_back_to_postgres(binaries: &StepBinaries) {
     let proxy = TcpProxy::start(&services::host_port(&services::redis_url())).await;
     let options = StackOptions {
@@ -356,57 +360,164 @@ pub async fn valkey_outage_falls_back_to_postgres(binaries: &StepBinaries) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let path = format!("/users/{}", user_id(&body));
 
-    proxy.set_down(true);
-    for _ in 0..10 {
-        let started = Instant::now();
-        let (status, fetched) = stack.get(&path).await;
-        assert_eq!(status, StatusCode::OK, "read during the outage: {fetched}");
-        assert_eq!(fetched["email"], "edsger@example.com");
+    for (mode, writer) in [
+        (ProxyMode::Cut, ("Tony Hoare", "tony@example.com")),
+        (
+            ProxyMode::BlackHole,
+            ("Barbara Liskov", "barbara@example.com"),
+        ),
+    ] {
+        proxy.set_mode(mode);
+        let mut latencies = Vec::new();
+        for _ in 0..10 {
+            let started = Instant::now();
+            let (status, fetched) = stack.get(&path).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{mode:?}: read during the outage: {fetched}"
+            );
+            assert_eq!(fetched["email"], "edsger@example.com");
+            latencies.push(started.elapsed());
+        }
+        latencies.sort_unstable();
         assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "a cache outage must not stall reads ({:?})",
-            started.elapsed()
+            latencies[9] < Duration::from_secs(1),
+            "{mode:?}: a cache outage must not stall reads ({latencies:?})"
         );
-    }
-    let (status, ready) = stack.get("/readyz").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
-    assert_eq!(ready["postgres"], "ok");
-    assert_ne!(ready["valkey"], "ok");
-    let (status, created) = stack.create_user("Tony Hoare", "tony@example.com").await;
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "writes work without the cache: {created}"
-    );
+        assert!(
+            latencies[5] < Duration::from_millis(150),
+            "{mode:?}: after one failed call the cache is skipped, not waited for ({latencies:?})"
+        );
+        let (status, ready) = stack.get("/readyz").await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{mode:?}: still ready without the cache: {ready}"
+        );
+        assert_eq!(ready["postgres"], "ok");
+        assert_eq!(ready["valkey"], "unavailable");
+        assert!(
+            ready["mode"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("degraded")),
+            "{ready}"
+        );
+        let (status, created) = stack.create_user(writer.0, writer.1).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{mode:?}: writes work without the cache: {created}"
+        );
 
-    let outage_lines = stack.user_service.count_lines("Valkey at");
+        proxy.set_mode(ProxyMode::Up);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, ready) = stack.get("/readyz").await;
+            if ready["valkey"] == "ok" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{mode:?}: Valkey never came back:\n{}",
+                stack.user_service.output()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     assert_eq!(
-        outage_lines,
-        1,
-        "the outage is logged once, not per request:\n{}",
+        stack.user_service.count_lines("is unreachable"),
+        2,
+        "each outage is logged once, not per request:\n{}",
         stack.user_service.output()
     );
-
-    proxy.set_down(false);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, _) = stack.get("/readyz").await;
-        if status == StatusCode::OK {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Valkey never came back:\n{}",
-            stack.user_service.output()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stack
-        .user_service
-        .wait_for_line("reachable again", Duration::from_secs(5))
-        .await;
+    assert_eq!(stack.user_service.count_lines("reachable again"), 2);
     let (status, _) = stack.get(&path).await;
     assert_eq!(status, StatusCode::OK);
+    let (user_exit, _) = stack.stop().await;
+    assert!(user_exit.success());
+}
+
+/// Postgres is cut, then black-holed: requests that need it get a 503 with a JSON error that
+/// names no internals, and fast (one request waits for the timeout, then the database is
+/// skipped for a moment instead of every request waiting); cached reads still succeed;
+/// readiness is 503; and the service recovers without a restart.
+pub async fn postgres_outage_fails_fast_and_recovers(binaries: &StepBinaries) {
+    let proxy = TcpProxy::start(&services::host_port(&services::postgres_admin_url())).await;
+    let options = StackOptions {
+        postgres_address: Some(proxy.address().to_string()),
+        ..StackOptions::default()
+    };
+    let stack = Stack::start(binaries, options).await;
+    let (status, body) = stack.create_user("Alan Kay", "alan@example.com").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let cached = format!("/users/{}", user_id(&body));
+
+    for (round, mode) in [ProxyMode::Cut, ProxyMode::BlackHole]
+        .into_iter()
+        .enumerate()
+    {
+        proxy.set_mode(mode);
+        let mut latencies = Vec::new();
+        for i in 0..12 {
+            let started = Instant::now();
+            let response = if i % 2 == 0 {
+                stack.get(&format!("/users/{}", 900_000 + i)).await
+            } else {
+                let email = format!("down{round}-{i}@example.com");
+                stack.create_user("Nobody", &email).await
+            };
+            latencies.push(started.elapsed());
+            assert_json_error(
+                &format!("{mode:?} #{i}"),
+                &response,
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+            let message = response.1["error"].as_str().unwrap_or_default();
+            assert!(
+                !message.contains("pool") && !message.contains("timed out"),
+                "no internals in the body: {message}"
+            );
+        }
+        latencies.sort_unstable();
+        assert!(
+            latencies[6] < Duration::from_millis(200),
+            "{mode:?}: most requests fail fast, not after the pool's timeout: {latencies:?}"
+        );
+        assert!(
+            latencies[11] < Duration::from_secs(6),
+            "{mode:?}: {latencies:?}"
+        );
+        let (status, _) = stack.get(&cached).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{mode:?}: a cached user is still served"
+        );
+        let started = Instant::now();
+        let (status, ready) = stack.get("/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+        assert_eq!(ready["postgres"], "unavailable");
+        assert!(started.elapsed() < Duration::from_secs(6));
+
+        proxy.set_mode(ProxyMode::Up);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let email = format!("back{round}@example.com");
+            let (status, _) = stack.create_user("Back Again", &email).await;
+            if status == StatusCode::CREATED {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{mode:?}: no recovery without a restart:\n{}",
+                stack.user_service.output()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (status, _) = stack.get("/readyz").await;
+        assert_eq!(status, StatusCode::OK);
+    }
     let (user_exit, _) = stack.stop().await;
     assert!(user_exit.success());
 }
@@ -626,6 +737,43 @@ pub async fn shutdown_is_bounded_whatever_clients_do(binaries: &StepBinaries) {
     );
     drop(stalled);
     stack.stop_email_service().await;
+}
+
+/// Asking for more logs about one crate (`RUST_LOG=info,librdkafka=debug`, the natural
+/// setting to debug Kafka) never loses the service's own `info` lines.
+pub async fn logs_stay_complete_whatever_rust_log_adds(binaries: &StepBinaries) {
+    for filter in [
+        "info,librdkafka=debug",
+        "info,foo=debug",
+        "info,tower=trace",
+    ] {
+        let mut options = StackOptions::default();
+        options
+            .user_service_env
+            .push(("RUST_LOG".into(), filter.into()));
+        let mut stack = Stack::start(binaries, options).await;
+        let (status, body) = stack
+            .create_user("Niklaus Wirth", "niklaus@example.com")
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let exit = stack.user_service.stop(Duration::from_secs(10)).await;
+        assert!(exit.success());
+        for line in [
+            "listening on",
+            "user created",
+            "SIGTERM received",
+            "outbox relay stopped",
+            "user-service stopped",
+        ] {
+            assert_eq!(
+                stack.user_service.count_lines(line),
+                1,
+                "RUST_LOG={filter}: {line:?} is missing or repeated:\n{}",
+                stack.user_service.output()
+            );
+        }
+        stack.stop_email_service().await;
+    }
 }
 
 /// The email-service on its own: 202 for a valid email, 422 for an invalid one, 503 for
