@@ -16,6 +16,7 @@ testkit::contract_tests!(binaries();
     step1::users_are_created_cached_and_read,
     step1::each_user_gets_one_event_and_one_welcome_email,
     step1::bad_input_gets_clear_json_errors,
+    hostile_input::hostile_input_never_costs_a_5xx,
     step1::demo_endpoints_work,
     step1::valkey_outage_falls_back_to_postgres,
     step1::postgres_outage_fails_fast_and_recovers,
