@@ -85,6 +85,21 @@ pub fn assert_nothing_personal(spans: &[Span], person: &Person<'_>) {
             }
         }
     }
+    let events: usize = spans.iter().map(|span| span.events.len()).sum();
+    let attributes: usize = spans
+        .iter()
+        .map(|span| {
+            span.attributes.len()
+                + span.events.iter().map(|e| e.attributes.len()).sum::<usize>()
+        })
+        .sum();
+    println!(
+        "privacy: looked at {} spans, {events} span events, {attributes} attributes and every status message for {:?}, {:?} and id {}",
+        spans.len(),
+        person.name,
+        person.email,
+        person.id
+    );
     assert!(
         leaks.is_empty(),
         "personal data leaves the process ({} spans looked at):\n  {}",
