@@ -37,6 +37,7 @@ help: ## Show this help (the default target)
 	@echo "  STEP=n           the step 'make run', 'make diff' and 'make check' work on (steps/step<n>-*); default: $(STEP), the highest; available: $(strip $(STEPS))"
 	@echo "  COLLECTOR=alloy  'make up' with Grafana Alloy instead of the OpenTelemetry Collector (default: otelcol)"
 	@echo "  PYROSCOPE=1      'make up' also starts Pyroscope"
+	@echo "  TALK=conference  'make slides' and 'make slides-build' show the conference cut (45 min, workshop-only slides hidden); default: workshop, every slide"
 
 services: ## Make PostgreSQL :5432, Redis :6379 and Kafka :9092 reachable on 127.0.0.1 (installs what is missing)
 	@$(SERVICES) up
@@ -116,6 +117,8 @@ stack-check: ## Static checks of docker/ (also part of `make test`): parse, refe
 SLIDES := $(ROOT)/slides
 HUGO ?= hugo
 SLIDES_PORT ?= 1313
+# Which cut of the deck: workshop (every slide) or conference (without the workshop-only ones).
+TALK ?= $(or $(HUGO_PARAMS_TALK),workshop)
 
 .PHONY: slides slides-build slides-pdf slides-deps test-slides
 
@@ -124,12 +127,12 @@ slides-deps: ## Install the deck's tools (hugo, node, chromium: apt) and npm pac
 	@cd $(SLIDES) && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 	  echo "==> slides: npm ci"; npm ci --no-audit --no-fund; fi
 
-slides: slides-deps ## Present the talk: serve the deck with live reload on http://127.0.0.1:1313 (offline; S = speaker view)
-	cd $(SLIDES) && $(HUGO) server --bind 127.0.0.1 --port $(SLIDES_PORT) --disableFastRender
+slides: slides-deps ## Present the talk: serve the deck with live reload on http://127.0.0.1:1313 (offline; S = speaker view; TALK=conference)
+	cd $(SLIDES) && HUGO_PARAMS_TALK=$(TALK) $(HUGO) server --bind 127.0.0.1 --port $(SLIDES_PORT) --disableFastRender
 
-slides-build: slides-deps ## Build the deck into slides/public/ (fails on a missing or empty code anchor)
-	@echo "==> slides: hugo build"
-	cd $(SLIDES) && $(HUGO) --cleanDestinationDir --destination public
+slides-build: slides-deps ## Build the deck into slides/public/ (fails on a missing or empty code anchor; TALK=conference)
+	@echo "==> slides: hugo build ($(TALK))"
+	cd $(SLIDES) && HUGO_PARAMS_TALK=$(TALK) $(HUGO) --cleanDestinationDir --destination public
 
 slides-pdf: slides-build ## Export the deck to slides/slides.pdf, one page per slide (headless Chromium, ?print-pdf)
 	cd $(SLIDES) && node scripts/pdf.mjs public slides.pdf

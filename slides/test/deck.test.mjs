@@ -1,10 +1,14 @@
 // The deck in headless Chromium: every slide is visited and must have no console error, no
 // failed or off-site request, a speaker note (unless it is a section title), and content
 // that fits the 1280×720 slide; the PDF export must have one page per slide. Every section
-// (content/deck/*.md) must give its `minutes` in front matter; the test prints the talk's length.
+// (content/deck/*.md) must give its `minutes` (the workshop talk, every slide) and its
+// `talk_minutes` (the conference cut, without the slides of class `workshop-only`) in front
+// matter; the test prints both lengths and fails when the conference cut does not fit a slot.
+// It also builds both cuts (HUGO_PARAMS_TALK) and checks that the conference cut hides exactly
+// the workshop-only slides.
 //
 // Run after building: `make test-slides` (or `hugo -d public && npm test` in slides/).
-// SLIDES_PUBLIC=dir picks the built site (default: public).
+// SLIDES_PUBLIC=dir picks the built site (default: public); HUGO=path the hugo binary.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -21,7 +25,9 @@ const PUBLIC = process.env.SLIDES_PUBLIC || 'public';
 const SLACK = 2;
 /** The deck's sections: one Markdown file each. */
 const SECTIONS = fileURLToPath(new URL('../content/deck/', import.meta.url));
-/** A conference slot leaves this many minutes for the talk. */
+/** The Hugo site, for building the two cuts. */
+const SITE = fileURLToPath(new URL('..', import.meta.url));
+/** A conference slot leaves this many minutes for the talk: the conference cut must fit. */
 const SLOT = { min: 40, max: 45 };
 
 let server;
@@ -40,6 +46,7 @@ after(async () => {
 
 /** Open the deck and record every problem the browser reports. */
 async function openDeck(url) {
+  const site = new URL('/', url).href;
   const page = await browser.context.newPage();
   const problems = [];
   page.on('console', (msg) => {
@@ -48,7 +55,7 @@ async function openDeck(url) {
   page.on('pageerror', (err) => problems.push(`uncaught exception: ${err.message}`));
   page.on('request', (req) => {
     const target = req.url();
-    if (!target.startsWith(server.url) && !/^(data|blob|about):/.test(target)) {
+    if (!target.startsWith(site) && !/^(data|blob|about):/.test(target)) {
       problems.push(`request leaves the site (the deck must work offline): ${target}`);
     }
   });
@@ -69,6 +76,7 @@ test('every slide: no errors, speaker notes, fits 1280×720', async (t) => {
   const { page, problems } = await openDeck(server.url);
 
   const info = await page.evaluate(() => ({
+    talk: window.DECK.talk,
     total: window.Reveal.getTotalSlides(),
     config: { width: window.Reveal.getConfig().width, height: window.Reveal.getConfig().height },
     notesPlugin: Boolean(window.Reveal.getPlugin('notes')),
@@ -146,46 +154,159 @@ test('every slide: no errors, speaker notes, fits 1280×720', async (t) => {
 
   deck = info;
   t.diagnostic(
-    `${info.total} slides, ${info.includes} included snippets, ${info.mermaid} mermaid diagrams`,
+    `${info.total} slides (${info.talk === 'conference' ? 'conference cut' : 'workshop talk'}), ${info.includes} included snippets, ${info.mermaid} mermaid diagrams`,
   );
   assert.deepEqual(problems, [], 'the browser reported problems');
   assert.deepEqual(missingNotes, [], 'content slides without speaker notes');
   assert.deepEqual(overflowing, [], 'slides whose content does not fit 1280×720');
 });
 
-/** The `minutes` of each section file, from its TOML front matter (`minutes = 4`). */
+/** A number from a section's TOML front matter (`minutes = 4  # comment`), or undefined. */
+function frontNumber(front, key) {
+  const value = new RegExp(`^${key}\\s*=\\s*([0-9.]+)\\s*(?:#.*)?$`, 'm').exec(front)?.[1];
+  return value === undefined ? undefined : Number(value);
+}
+
+/** A slide marked `{{< slide class="… workshop-only …" >}}`: left out of the conference cut. */
+const WORKSHOP_ONLY = /\{\{<\s*slide\b[^>]*\bclass="[^"]*\bworkshop-only\b/;
+
+/**
+ * Each section file: its `minutes` (the workshop talk) and `talk_minutes` (the conference cut)
+ * from its TOML front matter, and how many of its slides are workshop-only.
+ */
 async function sectionMinutes() {
   const files = (await readdir(SECTIONS)).filter((f) => f.endsWith('.md') && f !== '_index.md');
   const sections = [];
   for (const file of files.sort()) {
     const text = await readFile(join(SECTIONS, file), 'utf8');
-    const front = /^\+\+\+\n([\s\S]*?)\n\+\+\+/.exec(text)?.[1] ?? '';
-    const value = /^minutes\s*=\s*([0-9.]+)\s*(?:#.*)?$/m.exec(front)?.[1];
-    sections.push({ file, minutes: value === undefined ? undefined : Number(value) });
+    const [, front = '', body = text] = /^\+\+\+\n([\s\S]*?)\n\+\+\+\n?([\s\S]*)$/.exec(text) ?? [];
+    sections.push({
+      file,
+      minutes: frontNumber(front, 'minutes'),
+      talkMinutes: frontNumber(front, 'talk_minutes'),
+      workshopOnly: body.split(/^---[ \t]*$/m).filter((slide) => WORKSHOP_ONLY.test(slide)).length,
+    });
   }
   return sections;
 }
 
-test('every section has its minutes; the talk fits a slot', async (t) => {
+const sum = (sections, key) => sections.reduce((total, s) => total + s[key], 0);
+
+test('every section has its minutes; the conference cut fits a slot', async (t) => {
   const sections = await sectionMinutes();
   assert.ok(sections.length > 0, `no sections in ${SECTIONS}`);
-  const missing = sections
-    .filter(({ minutes }) => !(minutes > 0))
-    .map(({ file }) => `content/deck/${file}`);
-  assert.deepEqual(missing, [], 'sections without `minutes = N` (N > 0) in their front matter');
+  const missing = (key) =>
+    sections.filter((s) => !(s[key] > 0)).map(({ file }) => `content/deck/${file}`);
+  assert.deepEqual(
+    missing('minutes'),
+    [],
+    'sections without `minutes = N` (N > 0, the workshop talk) in their front matter',
+  );
+  assert.deepEqual(
+    missing('talkMinutes'),
+    [],
+    'sections without `talk_minutes = N` (N > 0, the conference cut) in their front matter',
+  );
 
-  const total = sections.reduce((sum, { minutes }) => sum + minutes, 0);
-  t.diagnostic(`talk length: ${total} min over ${sections.length} sections`);
-  t.diagnostic(sections.map(({ file, minutes }) => `${file} ${minutes}`).join(', '));
-  if (total > SLOT.max) {
-    t.diagnostic(`${total - SLOT.max} min over a ${SLOT.min}–${SLOT.max} min conference slot`);
-  } else if (total < SLOT.min) {
-    t.diagnostic(`${SLOT.min - total} min short of a ${SLOT.min}–${SLOT.max} min conference slot`);
+  const workshop = sum(sections, 'minutes');
+  const conference = sum(sections, 'talkMinutes');
+  t.diagnostic(`workshop talk: ${workshop} min over ${sections.length} sections`);
+  t.diagnostic(
+    `conference cut: ${conference} min, without ${sum(sections, 'workshopOnly')} workshop-only slides`,
+  );
+  t.diagnostic(
+    'minutes (workshop/conference): ' +
+      sections.map((s) => `${s.file} ${s.minutes}/${s.talkMinutes}`).join(', '),
+  );
+  if (conference < SLOT.min) {
+    t.diagnostic(`${SLOT.min - conference} min short of a ${SLOT.min}–${SLOT.max} min slot`);
   }
+  assert.ok(
+    conference <= SLOT.max,
+    `the conference cut takes ${conference} min, ${conference - SLOT.max} over a ${SLOT.min}–${SLOT.max} min slot: lower some talk_minutes, mark more slides workshop-only`,
+  );
 
   // The presenter sees each section's minutes in the notes of its first slide.
   if (deck) {
     assert.equal(deck.timings, sections.length, 'sections whose first slide has no timing note');
+  }
+});
+
+/** Build one cut of the deck into a fresh directory; returns the directory. */
+async function buildCut(talk) {
+  const dir = await mkdtemp(join(tmpdir(), `slides-${talk}-`));
+  try {
+    execFileSync(process.env.HUGO || 'hugo', ['--quiet', '--destination', dir], {
+      cwd: SITE,
+      env: { ...process.env, HUGO_PARAMS_TALK: talk },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return dir;
+}
+
+/** Every slide of a built cut, as reveal.js keeps it after starting (hidden slides are gone). */
+async function cutSlides(dir) {
+  const site = await serve(dir);
+  try {
+    const { page, problems } = await openDeck(site.url);
+    const found = await page.evaluate(() => ({
+      talk: window.DECK.talk,
+      total: window.Reveal.getTotalSlides(),
+      timings: document.querySelectorAll('aside.notes.timing').length,
+      slides: window.Reveal.getSlides().map((s) => ({
+        title:
+          s.querySelector('h1, h2, h3')?.textContent.trim() || s.textContent.trim().slice(0, 40),
+        workshopOnly: s.classList.contains('workshop-only'),
+      })),
+    }));
+    await page.close();
+    return { ...found, problems };
+  } finally {
+    await site.close();
+  }
+}
+
+test('the conference cut hides exactly the workshop-only slides', async (t) => {
+  const sections = await sectionMinutes();
+  const marked = sum(sections, 'workshopOnly');
+  const dirs = [];
+  try {
+    dirs.push(await buildCut('workshop'));
+    dirs.push(await buildCut('conference'));
+    const [full, cut] = [await cutSlides(dirs[0]), await cutSlides(dirs[1])];
+    t.diagnostic(
+      `workshop talk: ${full.total} slides; conference cut: ${cut.total} slides (${full.total - cut.total} hidden, ${marked} marked workshop-only)`,
+    );
+    assert.deepEqual([full.talk, cut.talk], ['workshop', 'conference'], 'the builds\' params.talk');
+    assert.deepEqual(full.problems, [], 'the browser reported problems (workshop talk)');
+    assert.deepEqual(cut.problems, [], 'the browser reported problems (conference cut)');
+    assert.equal(
+      full.slides.filter((s) => s.workshopOnly).length,
+      marked,
+      'the workshop talk must show every slide marked workshop-only in content/deck/',
+    );
+    assert.deepEqual(
+      cut.slides.filter((s) => s.workshopOnly).map((s) => s.title),
+      [],
+      'workshop-only slides left in the conference cut',
+    );
+    assert.deepEqual(
+      cut.slides.map((s) => s.title),
+      full.slides.filter((s) => !s.workshopOnly).map((s) => s.title),
+      'the conference cut must be the workshop talk without its workshop-only slides',
+    );
+    assert.equal(cut.total, full.total - marked, 'slides in the conference cut');
+    assert.equal(
+      cut.timings,
+      sections.length,
+      'sections without a timing note in the conference cut (is every slide of one workshop-only?)',
+    );
+  } finally {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   }
 });
 

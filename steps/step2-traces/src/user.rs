@@ -39,6 +39,7 @@ impl CreateUser {
         if name.is_empty() {
             return Err(ApiError::Unprocessable("name must not be empty".into()));
         }
+        // ANCHOR_END: instrument
         // Postgres refuses NUL, and no name has a control character: the client's mistake,
         // said as such, rather than a database error.
         if name.chars().any(char::is_control) {
@@ -62,7 +63,6 @@ impl CreateUser {
             email,
         })
     }
-    // ANCHOR_END: instrument
 }
 
 /// A deliberately simple check: one `@`, something before it, a dotted domain after it,
