@@ -90,7 +90,11 @@ pub fn assert_nothing_personal(spans: &[Span], person: &Person<'_>) {
         .iter()
         .map(|span| {
             span.attributes.len()
-                + span.events.iter().map(|e| e.attributes.len()).sum::<usize>()
+                + span
+                    .events
+                    .iter()
+                    .map(|e| e.attributes.len())
+                    .sum::<usize>()
         })
         .sum();
     println!(
