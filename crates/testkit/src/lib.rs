@@ -9,12 +9,14 @@
 //! - [`ServiceProcess`]: spawns a step binary on a port of its choosing, waits for `/readyz`, captures
 //!   its output, stops it with SIGTERM;
 //! - [`TcpProxy`]: a TCP proxy that a test can switch off, to simulate an outage;
+//! - [`Broker`]: a Kafka-protocol broker (tansu) of the test's own, to stop and restart empty;
 //! - [`ClosedPort`] and [`BlackHole`]: a peer that refuses connections, and one that accepts
 //!   them and never answers;
 //! - [`Stack`]: a step's user-service and email-service wired to all of the above;
 //! - [`contract`]: what each step must do, as functions over the binaries' paths, so that
 //!   each step's tests (and `make check STEP=n` on an attendee's crate) run the same checks.
 
+mod broker;
 pub mod contract;
 mod database;
 mod fault;
@@ -24,6 +26,7 @@ mod proxy;
 pub mod services;
 mod stack;
 
+pub use broker::Broker;
 pub use database::TestDatabase;
 pub use fault::{BlackHole, ClosedPort};
 pub use kafka::{KafkaMessage, TestTopic};

@@ -1,11 +1,18 @@
 //! The outbox relay: publishes the `user.created` events that `POST /users` wrote to the
-//! `outbox` table, then deletes them.
+//! `outbox` table.
 //!
 //! Why an outbox: the user row and its event are committed together, so no user exists
 //! without its event and no event names a user that was rolled back. When Kafka is down,
 //! `POST /users` still succeeds and events wait in the table; the relay retries until the
-//! broker is back. Delivery is at least once (a crash between publish and delete publishes
-//! again), so consumers must tolerate duplicates.
+//! broker is back.
+//!
+//! Why a row outlives the broker's acknowledgement: a broker that restarts without its
+//! storage, or whose topic is deleted, loses events it acknowledged (tansu's memory store
+//! even acknowledges events for a topic it no longer has). So a row stays until the
+//! welcome-email consumer has done its work and deletes it ([`confirm`]). The relay publishes
+//! a row again when it was not confirmed in time (waiting longer each time), and at once
+//! when it finds the topic gone. Delivery is at least once, so the email path suppresses
+//! duplicates: the event's key is the email's idempotency key (see `email.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +23,17 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{self, Producer};
+use crate::events::{Producer, TopicAdmin, TopicState};
 use crate::outage::{OutageLog, START_SERVICES};
 
 /// Events per transaction.
 const BATCH_SIZE: i64 = 100;
 /// Poll interval when nobody rings the bell (after a restart, or while Kafka is down).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a published event may stay unconfirmed before it is published again; doubled
+/// at each attempt, up to 64 times this (about 11 minutes), so that a stalled consumer does
+/// not get a flood of copies.
+const REDELIVERY_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(sqlx::FromRow)]
 struct PendingEvent {
@@ -66,25 +77,18 @@ impl OutboxRelay {
         }
     }
 
-    /// Publish pending events until `stop` is cancelled.
+    /// Publish due events until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
-        let mut topic_ready = false;
+        // Created on first use: creating it can fail, and the relay keeps trying.
+        let mut topics = None;
         loop {
-            if !topic_ready {
-                match events::ensure_topic(&self.brokers, &self.topic).await {
-                    Ok(()) => topic_ready = true,
-                    Err(err) => self.kafka_outage.failed(&err),
+            match self.publish_due(&mut topics).await {
+                Ok(()) => {
+                    self.kafka_outage.succeeded();
+                    self.database_outage.succeeded();
                 }
-            }
-            if topic_ready {
-                match self.publish_pending().await {
-                    Ok(()) => {
-                        self.kafka_outage.succeeded();
-                        self.database_outage.succeeded();
-                    }
-                    Err(RelayError::Kafka(err)) => self.kafka_outage.failed(&err),
-                    Err(RelayError::Database(err)) => self.database_outage.failed(&err),
-                }
+                Err(RelayError::Kafka(err)) => self.kafka_outage.failed(&err),
+                Err(RelayError::Database(err)) => self.database_outage.failed(&err),
             }
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -95,20 +99,43 @@ impl OutboxRelay {
         tracing::info!("outbox relay stopped");
     }
 
-    /// Drain the outbox, a batch per transaction. Rows are locked with `SKIP LOCKED`, so
-    /// several instances of the service can relay side by side.
-    async fn publish_pending(&self) -> Result<(), RelayError> {
+    /// Publish the events that were never published, or not confirmed in time, a batch per
+    /// transaction. Rows are locked with `SKIP LOCKED`, so several instances of the service
+    /// can relay side by side.
+    async fn publish_due(&self, topics: &mut Option<TopicAdmin>) -> Result<(), RelayError> {
         loop {
             let mut tx = self.pool.begin().await?;
             let batch: Vec<PendingEvent> = sqlx::query_as(
                 "SELECT id, message_key, payload FROM outbox \
+                 WHERE published_at IS NULL \
+                    OR published_at < now() - make_interval(secs => $2 * 2 ^ LEAST(publish_count - 1, 6)) \
                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             )
             .bind(BATCH_SIZE)
+            .bind(REDELIVERY_AFTER.as_secs_f64())
             .fetch_all(&mut *tx)
             .await?;
             if batch.is_empty() {
                 return Ok(());
+            }
+            // Asked before every batch, not once: the broker may have lost the topic since.
+            if self.ensure_topic(topics).await? == TopicState::Created {
+                // The topic was gone, and with it every event the broker had not delivered
+                // yet: all unconfirmed events are due again, not only this batch.
+                let again = sqlx::query(
+                    "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL",
+                )
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                if again.rows_affected() > 0 {
+                    tracing::warn!(
+                        events = again.rows_affected(),
+                        "the Kafka topic was gone (broker restarted empty, or topic deleted); \
+                         publishing every unconfirmed event again"
+                    );
+                }
+                continue;
             }
             let mut published = Vec::with_capacity(batch.len());
             let mut failure = None;
@@ -121,15 +148,30 @@ impl OutboxRelay {
                     }
                 }
             }
-            sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
-                .bind(&published)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE outbox SET published_at = now(), publish_count = publish_count + 1 \
+                 WHERE id = ANY($1)",
+            )
+            .bind(&published)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             if let Some(err) = failure {
                 return Err(err);
             }
         }
+    }
+
+    async fn ensure_topic(
+        &self,
+        topics: &mut Option<TopicAdmin>,
+    ) -> Result<TopicState, RelayError> {
+        let admin = match topics {
+            Some(admin) => admin,
+            None => topics
+                .insert(TopicAdmin::new(&self.brokers, &self.topic).map_err(RelayError::Kafka)?),
+        };
+        admin.ensure().await.map_err(RelayError::Kafka)
     }
 
     /// Send one event and wait for the broker's acknowledgement.
@@ -143,6 +185,17 @@ impl OutboxRelay {
             .map(drop)
             .map_err(|(err, _message)| RelayError::Kafka(err))
     }
+}
+
+/// The welcome-email consumer is done with the `user.created` event of this key (the user
+/// id): its row leaves the outbox. A failure here costs a duplicate, never an email: the
+/// event is published again later and the email path suppresses the copy.
+pub async fn confirm(pool: &PgPool, message_key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM outbox WHERE event_type = 'user.created' AND message_key = $1")
+        .bind(message_key)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 #[derive(Debug)]

@@ -48,6 +48,7 @@ pub async fn run(config: UserServiceConfig) -> anyhow::Result<()> {
         &config.kafka_consumer_group,
         &config.kafka_topic,
         email,
+        store.pool().clone(),
         kafka_outage.clone(),
     )
     .with_context(|| format!("invalid KAFKA_BROKERS {:?}", config.kafka_brokers))?;

@@ -26,4 +26,6 @@ testkit::contract_tests!(binaries();
     step1::email_service_accepts_and_fails_on_demand,
     step1::logs_stay_complete_whatever_rust_log_adds,
     step1::sends_nothing_over_otlp,
+    broker_faults::broker_restarted_empty_under_load_loses_no_email,
+    broker_faults::broker_restarts_repeatedly_and_the_service_survives,
 );

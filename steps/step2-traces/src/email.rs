@@ -16,6 +16,8 @@ pub enum EmailError {
 struct EmailRequest<'a> {
     to: &'a str,
     subject: &'a str,
+    /// The email-service sends one email per key, however often it is asked.
+    idempotency_key: &'a str,
 }
 
 #[derive(Clone)]
@@ -35,12 +37,20 @@ impl EmailClient {
         })
     }
 
+    /// Ask for a welcome email. Asking again with the same `idempotency_key` sends nothing
+    /// more: a retry, or the same event seen twice, never mails the user twice.
     #[tracing::instrument(name = "send_welcome_email", skip_all)]
-    pub async fn send_welcome(&self, to: &str, name: &str) -> Result<(), EmailError> {
+    pub async fn send_welcome(
+        &self,
+        to: &str,
+        name: &str,
+        idempotency_key: &str,
+    ) -> Result<(), EmailError> {
         let subject = format!("Welcome, {name}!");
         let request = EmailRequest {
             to,
             subject: &subject,
+            idempotency_key,
         };
         let result = match self.http.post(&self.send_url).json(&request).send().await {
             Ok(response) if response.status().is_success() => Ok(()),

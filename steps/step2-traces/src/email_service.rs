@@ -1,8 +1,12 @@
 //! The email-service: accepts `POST /emails` and pretends to send them. It keeps the last
 //! accepted emails in memory (`GET /emails`), like a mail catcher, so that the demo and the
 //! tests can see what was sent. `EMAIL_FAILURE_RATE` makes a share of calls fail with 503.
+//!
+//! A request may carry an `idempotency_key`: a repeated key gets the first answer again and
+//! sends nothing, so a caller that delivers at least once (the welcome-email consumer) sends
+//! each email exactly once.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -23,11 +27,18 @@ use crate::http_tracing;
 
 /// How many accepted emails `GET /emails` remembers.
 const KEEP_LAST: usize = 1000;
+/// How many idempotency keys are remembered (the oldest are forgotten first): far more than
+/// the copies of an event that can be in flight at once.
+const KEEP_KEYS: usize = 100_000;
+const MAX_KEY_CHARS: usize = 255;
 
 #[derive(Debug, Deserialize)]
 pub struct SendEmail {
     pub to: String,
     pub subject: String,
+    /// Optional: the same key twice sends one email.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +53,9 @@ pub struct SentEmail {
 struct Outbox {
     next_id: i64,
     sent: VecDeque<SentEmail>,
+    /// Idempotency key → id of the email it sent, and the keys in arrival order.
+    keys: HashMap<String, i64>,
+    key_order: VecDeque<String>,
 }
 
 struct EmailState {
@@ -85,7 +99,8 @@ pub async fn run(config: EmailServiceConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `POST /emails` → 202, or 503 when the simulated provider fails.
+/// `POST /emails` → 202, or 503 when the simulated provider fails. A repeated
+/// `idempotency_key` → 202 with the first email's id, and nothing sent.
 #[tracing::instrument(name = "send_email", skip_all)]
 async fn send_email(
     State(state): State<Arc<EmailState>>,
@@ -101,37 +116,64 @@ async fn send_email(
     if request.subject.trim().is_empty() {
         return Err(ApiError::Unprocessable("subject must not be empty".into()));
     }
+    let key = request.idempotency_key;
+    if key
+        .as_ref()
+        .is_some_and(|key| key.is_empty() || key.chars().count() > MAX_KEY_CHARS)
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "idempotency_key must be 1 to {MAX_KEY_CHARS} characters"
+        )));
+    }
+    let mut outbox = state
+        .outbox
+        .lock()
+        .map_err(|_| ApiError::Internal("email outbox lock poisoned".into()))?;
+    // Before the simulated failure: a real provider answers a replay from its records.
+    if let Some(&id) = key.as_ref().and_then(|key| outbox.keys.get(key)) {
+        drop(outbox);
+        tracing::info!(email_id = id, "repeated idempotency key, nothing sent");
+        return Ok(accepted(id));
+    }
     if state.failure_rate > 0.0 && fastrand::f64() < state.failure_rate {
+        drop(outbox);
         tracing::warn!("simulated email provider failure");
         return Err(ApiError::Unavailable(
             "email provider unavailable (simulated)".into(),
         ));
     }
-    let email = {
-        let mut outbox = state
-            .outbox
-            .lock()
-            .map_err(|_| ApiError::Internal("email outbox lock poisoned".into()))?;
-        outbox.next_id += 1;
-        let email = SentEmail {
-            id: outbox.next_id,
-            to: to.to_owned(),
-            subject: request.subject,
-            accepted_at: Utc::now(),
-        };
-        if outbox.sent.len() == KEEP_LAST {
-            outbox.sent.pop_front();
+    outbox.next_id += 1;
+    let id = outbox.next_id;
+    if outbox.sent.len() == KEEP_LAST {
+        outbox.sent.pop_front();
+    }
+    outbox.sent.push_back(SentEmail {
+        id,
+        to: to.to_owned(),
+        subject: request.subject,
+        accepted_at: Utc::now(),
+    });
+    if let Some(key) = key {
+        if outbox.key_order.len() == KEEP_KEYS
+            && let Some(oldest) = outbox.key_order.pop_front()
+        {
+            outbox.keys.remove(&oldest);
         }
-        outbox.sent.push_back(email.clone());
-        email
-    };
+        outbox.keys.insert(key.clone(), id);
+        outbox.key_order.push_back(key);
+    }
+    drop(outbox);
     // The address and the subject (it holds the name) stay out of the logs; the id finds
     // them in `GET /emails`.
-    tracing::info!(email_id = email.id, "email accepted");
-    Ok((
+    tracing::info!(email_id = id, "email accepted");
+    Ok(accepted(id))
+}
+
+fn accepted(id: i64) -> (StatusCode, Json<Value>) {
+    (
         StatusCode::ACCEPTED,
-        Json(json!({ "id": email.id, "status": "accepted" })),
-    ))
+        Json(json!({ "id": id, "status": "accepted" })),
+    )
 }
 
 /// `GET /emails`: the emails accepted so far, oldest first.

@@ -59,28 +59,54 @@ pub fn consumer(brokers: &str, group: &str) -> Result<Consumer, KafkaError> {
     base_config(brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
+        // Also where a re-created topic is read from: a broker that lost the topic lost
+        // the group's offsets too.
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
         .create_with_context(QuietContext)
 }
 
-/// Create the topic unless it exists (brokers without auto-creation, such as tansu 0.6, need
-/// this). One partition keeps the events in order.
-pub async fn ensure_topic(brokers: &str, topic: &str) -> Result<(), KafkaError> {
-    let admin: AdminClient<QuietContext> =
-        base_config(brokers).create_with_context(QuietContext)?;
-    let options = AdminOptions::new().operation_timeout(Some(DELIVERY_TIMEOUT));
-    let request_timeout = DELIVERY_TIMEOUT + Duration::from_secs(1);
-    let new_topic = NewTopic::new(topic, 1, TopicReplication::Fixed(1));
-    let results =
-        tokio::time::timeout(request_timeout, admin.create_topics([&new_topic], &options))
+/// What [`TopicAdmin::ensure`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicState {
+    Existed,
+    /// The topic was missing: a fresh broker, or one that lost its topics (restarted with
+    /// no storage, topic deleted). Whatever it had acknowledged before is gone.
+    Created,
+}
+
+/// Creates the topic when it is missing (brokers without auto-creation, such as tansu 0.6,
+/// need this). One admin client, kept: the relay asks before each batch.
+pub struct TopicAdmin {
+    admin: AdminClient<QuietContext>,
+    topic: String,
+}
+
+impl TopicAdmin {
+    pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
+        Ok(Self {
+            admin: base_config(brokers).create_with_context(QuietContext)?,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Create the topic unless it exists. One partition keeps the events in order.
+    pub async fn ensure(&self) -> Result<TopicState, KafkaError> {
+        let options = AdminOptions::new().operation_timeout(Some(DELIVERY_TIMEOUT));
+        let request_timeout = DELIVERY_TIMEOUT + Duration::from_secs(1);
+        let new_topic = NewTopic::new(&self.topic, 1, TopicReplication::Fixed(1));
+        let create = self.admin.create_topics([&new_topic], &options);
+        let results = tokio::time::timeout(request_timeout, create)
             .await
             .map_err(|_| KafkaError::AdminOp(RDKafkaErrorCode::OperationTimedOut))??;
-    for result in results {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+        let mut state = TopicState::Existed;
+        for result in results {
+            match result {
+                Ok(_) => state = TopicState::Created,
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+            }
         }
+        Ok(state)
     }
-    Ok(())
 }

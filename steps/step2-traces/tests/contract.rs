@@ -26,6 +26,8 @@ testkit::contract_tests!(binaries();
     step1::shutdown_is_bounded_whatever_clients_do,
     step1::email_service_accepts_and_fails_on_demand,
     step1::logs_stay_complete_whatever_rust_log_adds,
+    broker_faults::broker_restarted_empty_under_load_loses_no_email,
+    broker_faults::broker_restarts_repeatedly_and_the_service_survives,
     step2::server_spans_follow_semantic_conventions_http,
     step2::server_spans_follow_semantic_conventions_grpc,
     step2::trace_context_and_child_spans_http,

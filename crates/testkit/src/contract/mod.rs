@@ -2,6 +2,7 @@
 //! `tests/` calls every function of its own step and of the steps before it, since each
 //! step keeps what the previous ones did.
 
+pub mod broker_faults;
 pub mod hostile_input;
 pub mod privacy;
 pub mod step1;
