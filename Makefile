@@ -75,6 +75,11 @@ test-rust: services ## Run the workspace's Rust tests (needs the services)
 fmt: ## Format all the Rust code
 	$(CARGO) fmt --all
 
+.PHONY: bench
+bench: services ## Measure every step against step 1 in one run (≤ 5 min; BENCH_QUICK=1: ≤ 40 s, for CI); writes bench/results/<date>-<commit>/
+	$(CARGO) build --release --locked $(addprefix -p ,$(notdir $(wildcard $(ROOT)/steps/step*-*))) -p bench
+	"$${CARGO_TARGET_DIR:-$(ROOT)/target}/release/bench" $(if $(filter 1 true yes,$(BENCH_QUICK)),--quick)
+
 # --- the Docker stack (docker/, see docker/README.md) ------------------------------------------
 # COLLECTOR=otelcol (default) or alloy; PYROSCOPE=1 adds Pyroscope. Without a Docker engine
 # these fail at once and say so; `make services` starts the native dependencies instead.
