@@ -206,6 +206,46 @@ impl Report {
         out
     }
 
+    /// The summary table as CSV (`summary.csv`), for the slide deck, which renders the latest
+    /// committed run: the headline cell, one row per variant, plain numbers (empty when not
+    /// measured).
+    pub fn summary_csv(&self) -> String {
+        let mut out = String::from(
+            "variant,requests_per_second,throughput_vs_step1,cpu_us_per_request,\
+             telemetry_cpu_us_per_request,spans_per_request\n",
+        );
+        let Some(cell) = self.headline_cell() else {
+            return out;
+        };
+        let base = self.baseline(cell);
+        let number = |value: Option<f64>, decimals: usize| {
+            value
+                .filter(|value| value.is_finite())
+                .map(|value| format!("{value:.decimals$}"))
+                .unwrap_or_default()
+        };
+        for (index, variant) in self.variants.iter().enumerate() {
+            let Some(row) = self.row(index, cell) else {
+                continue;
+            };
+            let telemetry = row
+                .cpu_us()
+                .zip(base.and_then(CellRow::cpu_us))
+                .map(|(value, base)| value - base);
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{}",
+                variant.variant,
+                number(Some(row.rate()), 0),
+                number(base.and_then(|base| row.throughput_ratio(base)), 2),
+                number(row.cpu_us(), 1),
+                number(telemetry, 1),
+                number(row.per_request(row.telemetry.spans), 2),
+            );
+        }
+        out
+    }
+
     fn write_header(&self, out: &mut String) {
         let meta = &self.meta;
         let _ = writeln!(

@@ -470,7 +470,10 @@ fn default_folder(root: &Path, meta: &Meta, date: &chrono::DateTime<chrono::Utc>
 /// The plot's file name in the results folder.
 pub const PLOT_FILE: &str = "cpu-per-request.svg";
 
-/// Writes `README.md` and the plot into `folder` (created if missing).
+/// The headline table as CSV, for the slide deck (`slides/layouts/shortcodes/bench.html`).
+pub const SUMMARY_FILE: &str = "summary.csv";
+
+/// Writes `README.md`, `summary.csv` and the plot into `folder` (created if missing).
 pub fn write(report: &Report, folder: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
@@ -478,5 +481,7 @@ pub fn write(report: &Report, folder: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}/README.md", folder.display()))?;
     std::fs::write(folder.join(PLOT_FILE), crate::svg::plot(report))
         .with_context(|| format!("cannot write {}/{PLOT_FILE}", folder.display()))?;
+    std::fs::write(folder.join(SUMMARY_FILE), report.summary_csv())
+        .with_context(|| format!("cannot write {}/{SUMMARY_FILE}", folder.display()))?;
     Ok(())
 }

@@ -398,6 +398,20 @@ fn the_report_compares_every_variant_with_step_1() {
 }
 
 #[test]
+fn the_summary_csv_holds_the_headline_table() {
+    let csv = synthetic_report().summary_csv();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "variant,requests_per_second,throughput_vs_step1,cpu_us_per_request,\
+         telemetry_cpu_us_per_request,spans_per_request"
+    );
+    assert_eq!(lines.len(), 1 + 7, "{csv}");
+    assert_eq!(lines[1], "step 1,10000,1.00,30.0,0.0,0.00");
+    assert_eq!(lines[5], "step 3 · collector up,5000,0.50,60.0,30.0,3.00");
+}
+
+#[test]
 fn an_incomplete_quick_report_still_renders() {
     let mut report = synthetic_report();
     report.meta.quick = true;

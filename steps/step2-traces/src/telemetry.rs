@@ -87,12 +87,10 @@ pub fn init(service_name: &str) -> Result<TelemetryGuard, ExporterBuildError> {
         .with_ansi(std::io::stdout().is_terminal())
         .with_filter(
             log_filter
-                // A failed export is said once per outage by `export_outage`, not every few
-                // seconds.
+                // A failed export is said once per outage by `export_outage`.
                 .and(export_outage::not_an_export_error())
-                // Log lines only, as in step 1: spans are for Tempo. A span shown on stdout
-                // has its fields formatted into a string on every request, printed or not
-                // (4 to 8 µs per request here: see bench/results/).
+                // Log lines only, as in step 1: spans are for Tempo (formatting their
+                // fields for stdout cost 4-8 µs per request: bench/FINDINGS.md).
                 .and(filter_fn(|metadata| metadata.is_event())),
         );
     let traces = tracing_opentelemetry::layer()
