@@ -47,6 +47,17 @@ struct Cli {
     /// The results folder [default: bench/results/<date>-<commit> of the repository]
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Extra environment for every variant's services, e.g. `--env OTEL_BSP_SCHEDULE_DELAY=1000`
+    /// (repeatable): to measure what a setting costs or saves
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    service_env: Vec<(String, String)>,
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?}: expected KEY=VALUE")),
+    }
 }
 
 fn parse_workload(text: &str) -> Result<Workload, String> {
@@ -78,6 +89,7 @@ impl Cli {
         if let Some(limit) = self.time_limit {
             settings.time_limit = limit;
         }
+        settings.service_env = self.service_env;
         if let Some(workloads) = self.workloads {
             settings.workloads = Workload::ALL
                 .into_iter()

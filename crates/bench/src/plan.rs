@@ -236,6 +236,9 @@ pub struct Settings {
     /// Users created in each variant before the run, for the cache-hit reads.
     pub seed_users: usize,
     pub workloads: Vec<Workload>,
+    /// Extra environment for every variant's services (`--env`), after the bench's own: to
+    /// measure a setting, e.g. `OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2048`.
+    pub service_env: Vec<(String, String)>,
 }
 
 impl Settings {
@@ -252,6 +255,7 @@ impl Settings {
             time_limit: Duration::from_secs(300),
             seed_users: 20,
             workloads: Workload::ALL.to_vec(),
+            service_env: Vec::new(),
         }
     }
 

@@ -166,6 +166,9 @@ impl Running {
         options = options
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
             .env("RUST_LOG", SERVICE_LOG_FILTER);
+        for (key, value) in &settings.service_env {
+            options = options.env(key, value);
+        }
 
         // The test kit panics with the service's output when a service does not start: turn
         // that into an error of this variant.
