@@ -234,7 +234,7 @@ fn find_tansu() -> PathBuf {
         panic!(
             "tansu is not installed (not on PATH, not in $CARGO_HOME/bin): the broker-fault \
              tests start brokers of their own with it. Install it with `make services` (it runs \
-             `cargo install tansu@0.6.0 --locked --features dynostore`, about 11 minutes once)."
+             `cargo install tansu@0.6.0 --locked --features dynostore --debug`, about 4 minutes once)."
         )
     })
 }
