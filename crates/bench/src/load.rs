@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use loadgen::mix::{Mix, Planned};
-use loadgen::request::{self, TransportError};
+use loadgen::request;
 use loadgen::stats::{Outcome, Recorder};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
@@ -59,25 +59,7 @@ impl Target {
     /// Sends one request and reads its whole body; the new user's id for a 201.
     pub async fn send(&self, planned: &Planned) -> (Outcome, Option<u64>) {
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let transport =
-            |err: reqwest::Error| (Outcome::Transport(TransportError::classify(&err)), None);
-        let response = match request::build(&self.client, &self.base_url, planned)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(err) => return transport(err),
-        };
-        let status = response.status().as_u16();
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(err) => return transport(err),
-        };
-        let created = (status == 201)
-            .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
-            .flatten()
-            .and_then(|user| user.get("id")?.as_u64());
-        (Outcome::Status(status), created)
+        request::send(&self.client, &self.base_url, planned).await
     }
 
     /// An unmeasured `GET`, to open (or re-open) a connection. Its outcome does not matter.

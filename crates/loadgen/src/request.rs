@@ -7,6 +7,32 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 use crate::mix::{Method, Planned};
 
+/// Sends one request and reads its whole body (the latency includes it, and only a drained
+/// connection goes back to the pool). Returns the new user's id for a 201.
+pub async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    planned: &Planned,
+) -> (crate::stats::Outcome, Option<u64>) {
+    use crate::stats::Outcome;
+    let transport =
+        |err: reqwest::Error| (Outcome::Transport(TransportError::classify(&err)), None);
+    let response = match build(client, base, planned).send().await {
+        Ok(response) => response,
+        Err(err) => return transport(err),
+    };
+    let status = response.status().as_u16();
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(err) => return transport(err),
+    };
+    let created_id = (status == 201)
+        .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .flatten()
+        .and_then(|user| user.get("id")?.as_u64());
+    (Outcome::Status(status), created_id)
+}
+
 /// Builds the request; `base` is the service URL without a trailing slash.
 pub fn build(client: &reqwest::Client, base: &str, planned: &Planned) -> reqwest::RequestBuilder {
     let url = format!("{base}{}", planned.path);

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::mix::{Mix, Planned, Weights};
 use crate::progress::{Progress, ProgressMode};
-use crate::request::{self, TransportError};
+use crate::request;
 use crate::stats::{Outcome, Recorder, RunInfo, StopReason, Summary};
 
 #[derive(Debug, Clone)]
@@ -277,28 +277,8 @@ async fn worker(shared: Arc<Shared>) {
     }
 }
 
-/// Sends one request and reads its whole body (the latency includes it, and only a drained
-/// connection goes back to the pool). Returns the new user's id for a 201.
 async fn send(shared: &Shared, planned: &Planned) -> (Outcome, Option<u64>) {
-    let transport =
-        |err: reqwest::Error| (Outcome::Transport(TransportError::classify(&err)), None);
-    let response = match request::build(&shared.client, &shared.url, planned)
-        .send()
-        .await
-    {
-        Ok(response) => response,
-        Err(err) => return transport(err),
-    };
-    let status = response.status().as_u16();
-    let body = match response.bytes().await {
-        Ok(body) => body,
-        Err(err) => return transport(err),
-    };
-    let created_id = (status == 201)
-        .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
-        .flatten()
-        .and_then(|user| user.get("id")?.as_u64());
-    (Outcome::Status(status), created_id)
+    request::send(&shared.client, &shared.url, planned).await
 }
 
 /// Spaces request starts `1/rate` apart over all workers. Slots missed while every worker
