@@ -301,6 +301,11 @@ impl Report {
             minutes(meta.duration)
         );
         let _ = writeln!(out, "| command | `{}` |\n", meta.command);
+        let _ = writeln!(
+            out,
+            "Where the time goes (a profile), what was changed and which goals are met: \
+             [bench/FINDINGS.md](../../FINDINGS.md).\n"
+        );
     }
 
     fn write_summary(&self, out: &mut String, cell: Cell, plot: &str) {

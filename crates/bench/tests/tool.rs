@@ -362,6 +362,7 @@ fn the_report_compares_every_variant_with_step_1() {
     );
     assert!(markdown.contains("| rustc | rustc 1.95.0 |"));
     assert!(markdown.contains("| command | `make bench` |"));
+    assert!(markdown.contains("[bench/FINDINGS.md](../../FINDINGS.md)"));
     assert!(markdown.contains("![User-service CPU per request, by step and condition](plot.svg)"));
     assert!(!markdown.contains("Quick run"));
     assert!(!markdown.contains("Cut short"));
