@@ -145,16 +145,10 @@ impl Broker {
             .unwrap_or_else(|err| panic!("cannot open the tansu log: {err}"));
         let url = format!("tcp://{}", self.address());
         let mut command = Command::new(&self.program);
-        command
+        // Not inherited: OTEL_EXPORTER_OTLP_ENDPOINT, STORAGE_ENGINE etc. are tansu's
+        // defaults too and must not leak in from a developer's shell.
+        crate::process::clean_environment(&mut command)
             .current_dir(&self.dir)
-            // Not inherited: OTEL_EXPORTER_OTLP_ENDPOINT, STORAGE_ENGINE etc. are tansu's
-            // defaults too and must not leak in from a developer's shell.
-            .env_clear()
-            .envs(
-                ["PATH", "HOME"]
-                    .iter()
-                    .filter_map(|key| Some((key, std::env::var(key).ok()?))),
-            )
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_TANSU_RUST_LOG").unwrap_or_else(|_| "warn".into()),

@@ -62,19 +62,23 @@ pub struct ServiceProcess {
     output: Arc<Mutex<Vec<String>>>,
 }
 
+/// Clears what `command` would inherit but `PATH` and `HOME`: a developer's shell (`RUST_LOG`,
+/// `OTEL_*`, `DATABASE_URL`, tansu's `STORAGE_ENGINE`…) must not change what a test runs.
+pub(crate) fn clean_environment(command: &mut Command) -> &mut Command {
+    command.env_clear().envs(
+        ["PATH", "HOME"]
+            .iter()
+            .filter_map(|key| Some((key, std::env::var(key).ok()?))),
+    )
+}
+
 impl ServiceProcess {
     /// Spawns the binary and, if asked, waits for readiness. Panics with the process output
     /// when it exits early or never becomes ready.
     pub async fn spawn(options: SpawnOptions) -> Self {
         let port = options.port.unwrap_or(0);
         let mut command = Command::new(&options.program);
-        command
-            .env_clear()
-            .envs(
-                ["PATH", "HOME"]
-                    .iter()
-                    .filter_map(|key| Some((key, std::env::var(key).ok()?))),
-            )
+        clean_environment(&mut command)
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "info".into()),
