@@ -5,12 +5,12 @@
 //! email-service sends one email per idempotency key, and the key is the event's.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TraceContextExt;
-use rdkafka::Message;
 use rdkafka::consumer::{CommitMode, Consumer as _};
 use rdkafka::message::BorrowedMessage;
+use rdkafka::{Message, Offset};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span};
@@ -27,6 +27,8 @@ use crate::user::UserCreated;
 const MAX_ATTEMPTS: u32 = 5;
 /// How often, after a Kafka error, the consumer checks that it still reads the topic.
 const RECHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a group join started by subscribing again may take before it is started anew.
+const JOIN_PATIENCE: Duration = Duration::from_secs(15);
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Whether an event is finished with (its offset may be committed).
@@ -81,16 +83,17 @@ impl WelcomeEmailConsumer {
             tracing::error!(%err, topic = %self.topic, "cannot subscribe; no welcome emails will be sent");
             return;
         }
-        // From a Kafka error to the next message: the broker may have lost the topic (see
-        // `rejoin_if_unassigned`).
+        // From a Kafka error until the consumer reads the topic again: the broker may have
+        // lost the topic (see `check_reading`).
         let mut recheck = false;
+        let mut subscribed_again = None;
         let mut recheck_timer = tokio::time::interval(RECHECK_INTERVAL);
         loop {
             let message = tokio::select! {
                 _ = stop.cancelled() => break,
                 message = self.consumer.recv() => message,
                 _ = recheck_timer.tick(), if recheck => {
-                    recheck = !self.rejoin_if_unassigned();
+                    recheck = !self.check_reading(&mut subscribed_again);
                     continue;
                 }
             };
@@ -118,24 +121,77 @@ impl WelcomeEmailConsumer {
         tracing::info!("welcome-email consumer stopped");
     }
 
-    /// librdkafka does not rejoin the group when a subscribed topic that vanished (broker
-    /// restarted empty, topic deleted) comes back: the consumer would keep an empty
-    /// assignment and never read the topic again. So, with no partition assigned and the
-    /// topic there, subscribe again, which rejoins. Returns whether it did.
-    fn rejoin_if_unassigned(&self) -> bool {
-        // Partitions assigned: nothing to do yet (the group may still be about to lose them).
-        if self
+    /// After a Kafka error, make sure the consumer reads the topic again; returns whether
+    /// it does. A broker that lost the topic (restarted empty, topic deleted) breaks this in
+    /// two ways that librdkafka does not repair by itself:
+    /// - no partition assigned: librdkafka does not rejoin the group when a subscribed topic
+    ///   that vanished comes back, so subscribe again, which rejoins;
+    /// - a partition assigned, but the position is past the end of the re-created topic
+    ///   (tansu answers such a fetch with nothing rather than "offset out of range"), so the
+    ///   consumer would wait for offsets the new topic reaches only after as many events:
+    ///   read the partition again from its beginning.
+    fn check_reading(&self, subscribed_again: &mut Option<Instant>) -> bool {
+        // These calls block; this task is the consumer's own.
+        tokio::task::block_in_place(|| {
+            let assigned = self
+                .consumer
+                .assignment()
+                .is_ok_and(|assignment| assignment.count() > 0);
+            if !assigned {
+                // A join takes a few seconds; do not restart one that may be under way.
+                if subscribed_again.is_none_or(|at| at.elapsed() > JOIN_PATIENCE) {
+                    *subscribed_again = self.subscribe_again().then(Instant::now);
+                }
+                return false;
+            }
+            let Ok(positions) = self.consumer.position() else {
+                return false;
+            };
+            let mut reading = true;
+            for partition in positions.elements() {
+                let Offset::Offset(position) = partition.offset() else {
+                    // Nothing fetched yet: look again at the next check.
+                    reading = false;
+                    continue;
+                };
+                let watermarks = self.consumer.fetch_watermarks(
+                    partition.topic(),
+                    partition.partition(),
+                    RECHECK_INTERVAL,
+                );
+                let Ok((_low, high)) = watermarks else {
+                    reading = false;
+                    continue;
+                };
+                if position > high {
+                    reading = false;
+                    tracing::warn!(
+                        position,
+                        end = high,
+                        "the Kafka topic is shorter than where the consumer was (the broker \
+                         lost it); reading it again from the beginning"
+                    );
+                    let seek = self.consumer.seek(
+                        partition.topic(),
+                        partition.partition(),
+                        Offset::Beginning,
+                        RECHECK_INTERVAL,
+                    );
+                    if let Err(err) = seek {
+                        tracing::warn!(%err, "cannot rewind the consumer; trying later");
+                    }
+                }
+            }
+            reading
+        })
+    }
+
+    /// Subscribe again (which joins the group again) when the topic exists; returns whether
+    /// it did. The consumer reads once the group has assigned the partitions.
+    fn subscribe_again(&self) -> bool {
+        let metadata = self
             .consumer
-            .assignment()
-            .is_ok_and(|assignment| assignment.count() > 0)
-        {
-            return false;
-        }
-        // A metadata request blocks; this task is the consumer's own.
-        let metadata = tokio::task::block_in_place(|| {
-            self.consumer
-                .fetch_metadata(Some(&self.topic), RECHECK_INTERVAL)
-        });
+            .fetch_metadata(Some(&self.topic), RECHECK_INTERVAL);
         let topic_exists = metadata.is_ok_and(|metadata| {
             metadata
                 .topics()
@@ -146,12 +202,16 @@ impl WelcomeEmailConsumer {
             return false;
         }
         self.consumer.unsubscribe();
-        if let Err(err) = self.consumer.subscribe(&[&self.topic]) {
-            tracing::warn!(%err, "cannot subscribe again; trying later");
-            return false;
+        match self.consumer.subscribe(&[&self.topic]) {
+            Ok(()) => {
+                tracing::info!("subscribed again to the Kafka topic, which the broker had lost");
+                true
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot subscribe again; trying later");
+                false
+            }
         }
-        tracing::info!("subscribed again to the Kafka topic, which the broker had lost");
-        true
     }
 
     // ANCHOR: consumer_span
