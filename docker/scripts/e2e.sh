@@ -131,6 +131,29 @@ exemplar_trace_exists() {
 logs_exist() {
   loki_query '{service_name="user-service"}' 5 | jq -e '[.data.result[].values[]] | length > 0' >/dev/null
 }
+# app_metrics_explain: why the app's metrics of user-service are not in Mimir, from what Mimir
+# has (printed under the failure).
+app_metrics_explain() {
+  local names
+  names=$(get "$MIMIR/api/v1/query" --data-urlencode 'query=count by (__name__) ({service_name="user-service"})' |
+    jq -r '[.data.result[].metric.__name__] | sort | join(" ")') || names=
+  if [[ -n $names ]]; then
+    echo "Mimir has these metrics with service_name=\"user-service\": $names"
+    echo "So metrics arrive, under other names or labels than docker/known-metrics.txt lists (the step-4 contract):"
+    echo "mimir.yaml must keep otel_metric_suffixes_enabled: true; the step must set http.route and http.request.method."
+    return
+  fi
+  names=$(get "$MIMIR/api/v1/query" --data-urlencode 'query=count by (__name__) ({job="user-service"})' |
+    jq -r '[.data.result[].metric.__name__] | sort | join(" ")') || names=
+  if [[ -n $names ]]; then
+    echo "Mimir has metrics with job=\"user-service\" but none with service_name: mimir.yaml's"
+    echo "promote_otel_resource_attributes must list service.name (the dashboards filter on service_name). Metrics: $names"
+    return
+  fi
+  echo "Mimir has no series of user-service at all: its metrics never arrived."
+  echo "Step $step exports them every 5 s here (OTEL_METRIC_EXPORT_INTERVAL=5000); its output: $log_file"
+  echo "Refused pushes show in \`make logs SERVICE=mimir\` and \`make logs SERVICE=otel-collector\` (or alloy)."
+}
 log_trace_exists() {
   local id
   id=$(loki_query '{service_name="user-service"} | trace_id != ""' 20 |
@@ -144,12 +167,15 @@ log_trace_exists() {
 
 # --- the checks -----------------------------------------------------------------------------
 
-names=() steps=() cmds=()
+names=() steps=() cmds=() explains=()
 check() { # MIN_STEP NAME CMD...
   steps+=("$1")
   names+=("$2")
   cmds+=("${*:3}")
+  explains+=("")
 }
+# explain FUNCTION: on failure of the check added last, FUNCTION's output lines say why.
+explain() { explains[${#explains[@]} - 1]=$1; }
 check 2 "Tempo: traces of user-service" tempo_search '{ resource.service.name = "user-service" && kind = server }'
 check 2 "Tempo: traces of email-service" tempo_search '{ resource.service.name = "email-service" && kind = server }'
 check 2 "Mimir: span metrics of user-service (traces_spanmetrics_calls_total)" \
@@ -165,8 +191,11 @@ check 3 "Mimir: service graph edge user-service → postgresql (connection_type=
   mimir_query 'traces_service_graph_request_total{client="user-service", server="postgresql", connection_type="database"}'
 check 3 "Mimir: service graph edge user-service → redis (connection_type=database)" \
   mimir_query 'traces_service_graph_request_total{client="user-service", server="redis", connection_type="database"}'
-check 4 "Mimir: the app's HTTP metrics (http_server_request_duration_seconds_count)" \
-  mimir_query 'http_server_request_duration_seconds_count{service_name="user-service"}'
+# The app's own metrics (step 4), as Mimir names them (docker/known-metrics.txt): the requests
+# of the load's POST /users, on the label the dashboards filter on (service_name).
+check 4 "Mimir: the app's HTTP metrics of user-service (http_server_request_duration_seconds_count)" \
+  mimir_query 'http_server_request_duration_seconds_count{service_name="user-service", http_route="/users", http_request_method="POST"}'
+explain app_metrics_explain
 check 5 "Loki: logs of user-service" logs_exist
 check 5 "Loki → Tempo: a log line's trace_id is a trace in Tempo" log_trace_exists
 
@@ -181,7 +210,9 @@ for i in "${!names[@]}"; do
   fi
 done
 
+wait_start=$SECONDS
 deadline=$((SECONDS + E2E_TIMEOUT))
+next=$((SECONDS + 15))
 declare -A last_query=()
 while ((${#pending[@]})); do
   still=()
@@ -190,7 +221,7 @@ while ((${#pending[@]})); do
     # cmds[i] is "FUNCTION [ARGUMENT]": every check takes at most one argument.
     read -r fn arg <<<"${cmds[i]}"
     if "$fn" ${arg:+"$arg"}; then
-      pass "${names[i]}"
+      pass "${names[i]} ($((SECONDS - wait_start))s)"
     else
       still+=("$i")
       last_query[$i]=$LAST
@@ -200,9 +231,17 @@ while ((${#pending[@]})); do
   ((${#pending[@]})) || break
   if ((SECONDS >= deadline)); then
     for i in "${pending[@]}"; do
-      fail "${names[i]}" "nothing after ${E2E_TIMEOUT}s: ${last_query[$i]}"
+      details=()
+      [[ -z ${explains[i]} ]] || mapfile -t details < <("${explains[i]}")
+      fail "${names[i]}" "nothing after ${E2E_TIMEOUT}s: ${last_query[$i]}" "${details[@]}"
     done
     break
+  fi
+  if ((SECONDS >= next)); then
+    waiting=()
+    for i in "${pending[@]}"; do waiting+=("${names[i]%% (*}"); done
+    log "still waiting ($((SECONDS - wait_start))s of ${E2E_TIMEOUT}s) for ${#pending[@]}: $(printf '%s; ' "${waiting[@]}" | sed 's/; $//')"
+    next=$((next + 15))
   fi
   sleep 5
 done

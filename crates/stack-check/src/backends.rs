@@ -148,6 +148,33 @@ pub fn check_mimir(doc: &Value, listeners: &Listeners) -> Vec<String> {
     problems
 }
 
+/// The labels Mimir's OTLP endpoint gives every series of an app metric, besides the
+/// metric's own attributes: `job` (`service.namespace/service.name`, or `service.name`),
+/// `instance` (`service.instance.id`) and each resource attribute of
+/// `limits.promote_otel_resource_attributes` (a CSV string), dots turned into underscores
+/// (`service.name` -> `service_name`). Mimir's translation: `createAttributes` in
+/// mimir-prometheus `storage/remote/otlptranslator/prometheusremotewrite/helper.go`.
+pub fn otlp_series_labels(mimir: &Value) -> BTreeSet<String> {
+    let promoted = yaml_get(mimir, &["limits", "promote_otel_resource_attributes"])
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    ["job", "instance"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(
+            promoted
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    a.chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect()
+                }),
+        )
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +255,24 @@ overrides: {defaults: {metrics_generator: {processors: [service-graphs, span-met
         let bad =
             doc("server: {http_listen_port: 8080}\nlimits: {max_global_exemplars_per_user: 0}\n");
         assert_eq!(check_mimir(&bad, &listeners()).len(), 2);
+    }
+
+    #[test]
+    fn promoted_resource_attributes_become_labels() {
+        let mimir = doc(
+            "limits: {promote_otel_resource_attributes: \"service.name, deployment.environment.name\"}",
+        );
+        let labels: Vec<String> = otlp_series_labels(&mimir).into_iter().collect();
+        assert_eq!(
+            labels,
+            [
+                "deployment_environment_name",
+                "instance",
+                "job",
+                "service_name"
+            ]
+        );
+        // Nothing promoted: service.name is only in job (and target_info).
+        assert_eq!(otlp_series_labels(&doc("limits: {}")).len(), 2);
     }
 }

@@ -1,5 +1,6 @@
 //! Checks of Grafana's provisioning: datasources, their cross-references and `$` escaping;
-//! dashboards, the datasources they use and the metric names of their PromQL queries.
+//! dashboards, the datasources they use, and the metric names, label names and rate windows
+//! of their PromQL queries.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -299,6 +300,10 @@ pub struct Query {
     pub uid: Option<String>,
     pub expr: Option<String>,
     pub templating: bool,
+    /// The query's "Min step" (`interval`): a duration, or a `$variable`.
+    pub interval: Option<String>,
+    /// The legend (`legendFormat`), whose `{{label}}`s name labels of the result.
+    pub legend: Option<String>,
 }
 
 /// Every query of a dashboard (panel targets and templating variables).
@@ -313,6 +318,8 @@ pub fn queries(dash: &Json) -> Vec<Query> {
                 uid: panel_uid.clone(),
                 expr: None,
                 templating: false,
+                interval: None,
+                legend: None,
             });
         }
         for t in p
@@ -322,11 +329,19 @@ pub fn queries(dash: &Json) -> Vec<Query> {
             .flatten()
         {
             let ref_id = t.get("refId").and_then(Json::as_str).unwrap_or("?");
+            let text = |key: &str| {
+                t.get(key)
+                    .and_then(Json::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+            };
             out.push(Query {
                 place: format!("panel {title:?} query {ref_id}"),
                 uid: ds_uid(t.get("datasource")).or_else(|| panel_uid.clone()),
                 expr: t.get("expr").and_then(Json::as_str).map(str::to_owned),
                 templating: false,
+                interval: text("interval"),
+                legend: text("legendFormat"),
             });
         }
     }
@@ -349,6 +364,8 @@ pub fn queries(dash: &Json) -> Vec<Query> {
             uid: ds_uid(v.get("datasource")),
             expr,
             templating: true,
+            interval: None,
+            legend: None,
         });
     }
     out
@@ -472,13 +489,277 @@ pub fn check_latency_buckets(
         .collect()
 }
 
-/// Parses `known-metrics.txt`: one name per line, `#` comments.
-pub fn parse_known_metrics(text: &str) -> BTreeSet<String> {
+/// The lines of `known-metrics.txt` without comments: a name, then its labels.
+fn known_lines(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        })
+        .filter(|words| !words.is_empty())
+}
+
+/// Parses `known-metrics.txt`: one name per line, `#` comments (the labels after a name are
+/// [`parse_known_labels`]'s).
+pub fn parse_known_metrics(text: &str) -> BTreeSet<String> {
+    known_lines(text).map(|w| w[0].to_owned()).collect()
+}
+
+/// The label names of each metric: `None` means any label (`*` in the file).
+pub type KnownLabels = BTreeMap<String, Option<BTreeSet<String>>>;
+
+/// Parses the labels of `known-metrics.txt`: `name label label …` (no label: the metric has
+/// none of its own), or `name *` (any label: `target_info` has every resource attribute).
+/// The labels every series of a source gets (Mimir's `job` and promoted resource attributes,
+/// Tempo's external labels) are not listed there: add them with [`add_labels`].
+pub fn parse_known_labels(text: &str) -> KnownLabels {
+    known_lines(text)
+        .map(|w| {
+            let labels =
+                (w.get(1) != Some(&"*")).then(|| w[1..].iter().map(|l| (*l).to_owned()).collect());
+            (w[0].to_owned(), labels)
+        })
         .collect()
+}
+
+/// Adds `extra` to the labels of every metric for which `applies` is true.
+pub fn add_labels(
+    known: &mut KnownLabels,
+    extra: &BTreeSet<String>,
+    applies: impl Fn(&str) -> bool,
+) {
+    for (name, labels) in known.iter_mut() {
+        if let (true, Some(labels)) = (applies(name), labels.as_mut()) {
+            labels.extend(extra.iter().cloned());
+        }
+    }
+}
+
+/// The `{{label}}` names of a legend.
+fn legend_labels(legend: &str) -> Vec<String> {
+    legend
+        .split("{{")
+        .skip(1)
+        .filter_map(|part| part.split_once("}}"))
+        .map(|(label, _)| label.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Every label name a dashboard's PromQL uses is one its metrics have (`known`, see
+/// [`parse_known_labels`]): the matchers of each selector against that selector's metric;
+/// the `by (…)`/`on (…)` lists and the legend's `{{label}}`s against all the metrics of the
+/// expression (`le` only with a `_bucket`); a `label_values(metric, label)` variable's label
+/// against its metric. A label the series do not have matches nothing — `service` where the
+/// app metrics say `service_name` gives an empty panel, not an error.
+pub fn check_label_names(
+    dash: &Json,
+    uids: &BTreeMap<String, String>,
+    known: &KnownLabels,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let has = |metric: &str, label: &str| -> Option<bool> {
+        let labels = known.get(metric)?;
+        Some(labels.as_ref().is_none_or(|l| l.contains(label)))
+    };
+    for (q, expr) in promql_queries(dash, uids) {
+        if q.templating {
+            if let Some((Some(selector), label)) = promql::label_values_args(&expr)
+                && let Ok(names) = promql::metric_names(selector)
+            {
+                for n in names {
+                    if has(&n, label) == Some(false) {
+                        problems.push(format!(
+                            "{}: {n} has no label {label:?} (docker/known-metrics.txt)",
+                            q.place
+                        ));
+                    }
+                }
+            }
+            continue;
+        }
+        let Ok(scan) = promql::scan(&expr) else {
+            continue; // check_metric_names reports it
+        };
+        for (metric, labels) in &scan.selectors {
+            let Some(metric) = metric else { continue };
+            for l in labels {
+                if has(metric, l) == Some(false) {
+                    problems.push(format!(
+                        "{}: {metric} has no label {l:?} (docker/known-metrics.txt lists its labels)",
+                        q.place
+                    ));
+                }
+            }
+        }
+        // Grouping and legend labels: checked only when every metric of the expression has
+        // a known label list and no label_replace/label_join makes new ones.
+        if scan.makes_labels || scan.names.is_empty() {
+            continue;
+        }
+        let mut union = BTreeSet::new();
+        let mut all_listed = true;
+        for n in &scan.names {
+            match known.get(n) {
+                Some(Some(labels)) => union.extend(labels.iter().map(String::as_str)),
+                // any label (target_info), or an unknown metric (check_metric_names's)
+                Some(None) | None => all_listed = false,
+            }
+        }
+        if !all_listed {
+            continue;
+        }
+        let metrics = scan
+            .names
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let legend = q.legend.as_deref().map(legend_labels).unwrap_or_default();
+        for (what, l) in scan
+            .grouping
+            .iter()
+            .map(|l| ("groups by", l))
+            .chain(legend.iter().map(|l| ("legend shows", l)))
+        {
+            if !union.contains(l.as_str()) {
+                problems.push(format!(
+                    "{}: {what} {l:?}, a label none of its metrics ({metrics}) has",
+                    q.place
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// A Prometheus duration (`15s`, `1m30s`, `500ms`) in milliseconds.
+pub fn duration_ms(text: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let ms = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "y" => 31_536_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(ms)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
+/// The scrape interval (`jsonData.timeInterval`) of each datasource, in milliseconds.
+/// Grafana's default is 15 s.
+pub fn scrape_intervals(doc: &Value) -> BTreeMap<String, u64> {
+    datasources(doc)
+        .into_iter()
+        .filter_map(|d| {
+            let uid = d.get("uid")?.as_str()?.to_owned();
+            let interval = crate::yaml_get(d, &["jsonData", "timeInterval"])
+                .and_then(Value::as_str)
+                .map_or(Some(15_000), duration_ms)?;
+            Some((uid, interval))
+        })
+        .collect()
+}
+
+/// The default value of a dashboard variable (`current.value`).
+fn variable_default<'a>(dash: &'a Json, name: &str) -> Option<&'a str> {
+    dash.pointer("/templating/list")?
+        .as_array()?
+        .iter()
+        .find(|v| v.get("name").and_then(Json::as_str) == Some(name))?
+        .pointer("/current/value")?
+        .as_str()
+}
+
+/// Rate windows that work whatever the export interval, up to `export_ms`:
+///
+/// - every range of a dashboard's PromQL is `$__rate_interval` (or `$__range`), never a fixed
+///   window: a fixed `[1m]` holds at most one point of a metric exported every 60 s, and
+///   `rate()` needs two;
+/// - a query with a range over an app metric (pushed over OTLP, every 60 s by default:
+///   anything that is not Tempo's) has a scrape interval of at least `export_ms`: its
+///   "Min step" (`interval`, a duration or a variable's default) or else its datasource's
+///   `timeInterval` (`scrape_ms`). Grafana makes `$__rate_interval` at least 4× that, and a
+///   Min step replaces the datasource's scrape interval in that formula.
+pub fn check_rate_windows(
+    dash: &Json,
+    uids: &BTreeMap<String, String>,
+    scrape_ms: &BTreeMap<String, u64>,
+    export_ms: u64,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (q, expr) in promql_queries(dash, uids) {
+        let Ok(scan) = promql::scan(&expr) else {
+            continue; // check_metric_names reports it
+        };
+        for r in &scan.ranges {
+            let window = r.split(':').next().unwrap_or("").trim();
+            if !matches!(
+                window,
+                "$__rate_interval" | "${__rate_interval}" | "$__range" | "${__range}"
+            ) {
+                problems.push(format!(
+                    "{}: fixed range [{r}]: use [$__rate_interval], which follows the scrape interval (a fixed window holds too few points when metrics arrive every 60 s)",
+                    q.place
+                ));
+            }
+        }
+        let app = scan
+            .names
+            .iter()
+            .find(|n| !crate::tempo::is_generator_name(n));
+        let (Some(app), false) = (app, scan.ranges.is_empty()) else {
+            continue;
+        };
+        let (source, ms) = match &q.interval {
+            Some(i) if i.starts_with('$') => {
+                let name = i.trim_start_matches('$').trim_matches(['{', '}']);
+                let default = variable_default(dash, name);
+                (
+                    format!("Min step {i} (default {default:?})"),
+                    default.and_then(duration_ms),
+                )
+            }
+            Some(i) => (format!("Min step {i:?}"), duration_ms(i)),
+            None => (
+                "the datasource's scrape interval (timeInterval)".to_owned(),
+                q.uid.as_ref().and_then(|u| scrape_ms.get(u)).copied(),
+            ),
+        };
+        if ms.is_none_or(|ms| ms < export_ms) {
+            problems.push(format!(
+                "{}: a rate over {app}, an app metric exported every {} s by default, but $__rate_interval follows {source}: set the query's Min step (interval) to at least {} s, so that the window holds 4 exports",
+                q.place,
+                export_ms / 1000,
+                export_ms / 1000
+            ));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -650,6 +931,166 @@ datasources:
                 "traces_spanmetrics_calls_total"  // the $service variable
             ]
         );
+    }
+
+    /// known-metrics.txt's format, with an app histogram.
+    const KNOWN: &str = "# c
+traces_spanmetrics_calls_total   service span_name span_kind status_code
+http_server_request_duration_seconds_bucket  le http_route http_response_status_code  # h
+http_server_request_duration_seconds_count   http_route http_response_status_code
+users_created_total
+target_info  *
+";
+
+    #[test]
+    fn unknown_app_metric_in_dashboard_fails() {
+        let uids = datasource_types(&ds());
+        let known = parse_known_metrics(KNOWN);
+        assert_eq!(known.len(), 5, "{known:?}");
+        let p95 = |m: &str| {
+            format!(
+                "histogram_quantile(0.95, sum by (le, service_name) (rate({m}{{service_name=~\"$service\"}}[$__rate_interval])))"
+            )
+        };
+        let good = dash(&p95("http_server_request_duration_seconds_bucket"), "mimir");
+        assert!(check_metric_names(&good, &uids, &known).is_empty());
+        // One letter off: seconds -> second.
+        let typo = dash(&p95("http_server_request_duration_second_bucket"), "mimir");
+        let problems = check_metric_names(&typo, &uids, &known);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains(
+                "\"http_server_request_duration_second_bucket\" is not in docker/known-metrics.txt"
+            ),
+            "{problems:?}"
+        );
+        // The OTel name, or the base name of a classic histogram, is not a series either.
+        for wrong in [
+            "http.server.request.duration",
+            "http_server_request_duration_seconds",
+        ] {
+            let d = dash(&format!("sum(rate({{__name__=\"{wrong}\"}}[5m]))"), "mimir");
+            assert_eq!(check_metric_names(&d, &uids, &known).len(), 1, "{wrong}");
+        }
+    }
+
+    fn with_legend(expr: &str, legend: &str) -> Json {
+        let mut d = dash(expr, "mimir");
+        d["panels"][1]["targets"][0]["legendFormat"] = json!(legend);
+        d
+    }
+
+    #[test]
+    fn labels_a_metric_does_not_have_fail() {
+        let uids = datasource_types(&ds());
+        let mut known = parse_known_labels(KNOWN);
+        assert_eq!(known["users_created_total"], Some(BTreeSet::new()));
+        assert_eq!(known["target_info"], None);
+        let resource = BTreeSet::from(["service_name".to_owned(), "job".to_owned()]);
+        add_labels(&mut known, &resource, |n| !n.starts_with("traces_"));
+        let count = "http_server_request_duration_seconds_count";
+        let good = with_legend(
+            &format!(
+                "sum by (service_name, http_route) (rate({count}{{service_name=~\"$service\", http_response_status_code=~\"5..\"}}[$__rate_interval]))"
+            ),
+            "{{service_name}} {{http_route}}",
+        );
+        assert_eq!(
+            check_label_names(&good, &uids, &known),
+            Vec::<String>::new()
+        );
+        // The span metrics' label on an app metric, in a matcher, a by list and a legend.
+        let bad = with_legend(
+            &format!(
+                "sum by (service, http_route) (rate({count}{{service=~\"$service\"}}[$__rate_interval]))"
+            ),
+            "{{service}} {{route}}",
+        );
+        let problems = check_label_names(&bad, &uids, &known);
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert!(problems[0].contains("has no label \"service\""));
+        assert!(problems[1].contains("groups by \"service\""));
+        assert!(problems[3].contains("legend shows \"route\""));
+        // le only with the buckets; the variable's label too.
+        let le = dash(
+            &format!("sum by (le) (rate({count}[$__rate_interval]))"),
+            "mimir",
+        );
+        assert_eq!(check_label_names(&le, &uids, &known).len(), 1);
+        let mut var = dash("users_created_total", "mimir");
+        var["templating"]["list"][0]["query"]["query"] =
+            json!("label_values(users_created_total, service)");
+        let problems = check_label_names(&var, &uids, &known);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("variable $service"));
+        // target_info has any label; label_replace makes its own; an unknown metric is
+        // check_metric_names's business.
+        for ok in [
+            "sum by (telemetry_sdk_language) (target_info{host_name=\"x\"})",
+            "sum by (x) (label_replace(users_created_total, \"x\", \"$1\", \"job\", \"(.*)\"))",
+            "sum by (whatever) (rate(nope_total{any=\"1\"}[$__rate_interval]))",
+        ] {
+            assert!(
+                check_label_names(&dash(ok, "mimir"), &uids, &known).is_empty(),
+                "{ok}"
+            );
+        }
+    }
+
+    fn with_interval(expr: &str, interval: Option<&str>, default: &str) -> Json {
+        let mut d = dash(expr, "mimir");
+        if let Some(i) = interval {
+            d["panels"][1]["targets"][0]["interval"] = json!(i);
+        }
+        d["templating"]["list"].as_array_mut().unwrap().push(
+            json!({"name": "export_interval", "type": "custom", "query": "60s,5s",
+                         "current": {"text": default, "value": default}}),
+        );
+        d
+    }
+
+    #[test]
+    fn rate_windows_too_short_for_60_s_exports_fail() {
+        let uids = datasource_types(&ds());
+        let scrape = scrape_intervals(&ds());
+        assert_eq!(scrape["mimir"], 15_000); // Grafana's default: DS sets no timeInterval
+        let check = |d: &Json| check_rate_windows(d, &uids, &scrape, 60_000);
+        let app = "sum(rate(users_created_total[$__rate_interval]))";
+        for (interval, default, ok) in [
+            (Some("$export_interval"), "60s", true),
+            (Some("${export_interval}"), "1m", true),
+            (Some("$export_interval"), "5s", false),
+            (Some("2m"), "5s", true),
+            (Some("30s"), "60s", false),
+            (None, "60s", false), // the datasource's 15 s: a 60 s window
+        ] {
+            let problems = check(&with_interval(app, interval, default));
+            assert_eq!(
+                problems.is_empty(),
+                ok,
+                "{interval:?} {default}: {problems:?}"
+            );
+        }
+        // A fixed window fails on any metric; Tempo's metrics need no Min step.
+        let fixed = with_interval(
+            "sum(rate(users_created_total[1m]))",
+            Some("$export_interval"),
+            "60s",
+        );
+        assert!(check(&fixed)[0].contains("fixed range [1m]"));
+        let tempo = "sum(rate(traces_spanmetrics_calls_total[$__rate_interval]))";
+        assert!(check(&with_interval(tempo, None, "60s")).is_empty());
+        let total = "sum(increase(users_created_total[$__range]))";
+        assert!(check(&with_interval(total, Some("$export_interval"), "60s")).is_empty());
+        // A datasource scrape interval of 60 s would do too.
+        let slow = BTreeMap::from([("mimir".to_owned(), 60_000)]);
+        assert!(
+            check_rate_windows(&with_interval(app, None, "5s"), &uids, &slow, 60_000).is_empty()
+        );
+        assert_eq!(duration_ms("1m30s"), Some(90_000));
+        assert_eq!(duration_ms("500ms"), Some(500));
+        assert_eq!(duration_ms("5"), None);
+        assert_eq!(duration_ms("$x"), None);
     }
 
     #[test]

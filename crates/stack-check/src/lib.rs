@@ -12,8 +12,9 @@
 //! - [`alloy`]: a small parser of Alloy's configuration language, and its references;
 //! - [`endpoints`]: exporter and datasource URLs must point at a compose service and a port it
 //!   listens on;
-//! - [`grafana`]: datasource UIDs, `$` escaping, dashboards and their queries;
-//! - [`promql`]: metric names used by a PromQL expression;
+//! - [`grafana`]: datasource UIDs, `$` escaping, dashboards and their queries (metric and
+//!   label names from `docker/known-metrics.txt`, rate windows);
+//! - [`promql`]: metric names, label names and ranges used by a PromQL expression;
 //! - [`tempo`]: the metric names Tempo's metrics-generator really produces (from its source),
 //!   and the histogram buckets behind a latency panel;
 //! - [`service_graph`]: the collector and Alloy name the service graph's peers

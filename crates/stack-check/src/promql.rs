@@ -1,5 +1,6 @@
-//! The metric names a PromQL expression reads, so that dashboards can be checked against the
-//! list of names the stack produces (`docker/known-metrics.txt`).
+//! The metric names, label names and range windows a PromQL expression uses, so that
+//! dashboards can be checked against the list of names and labels the stack produces
+//! (`docker/known-metrics.txt`).
 //!
 //! A tokenizer, not a full parser: identifiers are metric names unless they are followed by
 //! `(` (functions, aggregations), are PromQL keywords, or sit inside `{…}` (label matchers),
@@ -126,10 +127,58 @@ fn names_in_matchers(inner: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// The metric names used by `expr`, in order of appearance (duplicates kept).
-pub fn metric_names(expr: &str) -> Result<Vec<String>, String> {
-    let b = expr.as_bytes();
+/// The label names of the matchers inside a `{…}` selector (`__name__` and Grafana
+/// variables such as `$__tags` left out).
+fn matcher_labels(inner: &str) -> Result<Vec<String>, String> {
+    let b = inner.as_bytes();
     let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i <= b.len() {
+        if i < b.len() && matches!(b[i], b'"' | b'\'' | b'`') {
+            i = skip_string(b, i)?;
+            continue;
+        }
+        if i == b.len() || b[i] == b',' {
+            let piece = inner[start..i].trim_start().as_bytes();
+            let end = piece
+                .iter()
+                .position(|c| !is_ident(*c))
+                .unwrap_or(piece.len());
+            if end > 0 && is_ident_start(piece[0]) {
+                let name = String::from_utf8_lossy(&piece[..end]).into_owned();
+                if name != "__name__" {
+                    out.push(name);
+                }
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// What a PromQL expression reads: its metric names, the label names it filters, groups and
+/// matches on, and its range windows.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Scan {
+    /// Metric names, in order of appearance (duplicates kept).
+    pub names: Vec<String>,
+    /// Every selector: its metric (`None` for a `{…}` without a `__name__`) and the label
+    /// names of its matchers.
+    pub selectors: Vec<(Option<String>, Vec<String>)>,
+    /// The label names of `by`/`without`/`on`/`ignoring`/`group_left`/`group_right` lists.
+    pub grouping: Vec<String>,
+    /// The text of every `[…]` range (`5m`, `$__rate_interval`, `5m:1m` for a subquery).
+    pub ranges: Vec<String>,
+    /// The expression calls `label_replace` or `label_join`, which make labels of their own.
+    pub makes_labels: bool,
+}
+
+/// Reads `expr` (see the module's documentation for what it recognises).
+pub fn scan(expr: &str) -> Result<Scan, String> {
+    let b = expr.as_bytes();
+    let mut out = Scan::default();
     let mut i = 0;
     let mut depth = 0usize;
     while i < b.len() {
@@ -146,10 +195,18 @@ pub fn metric_names(expr: &str) -> Result<Vec<String>, String> {
             }
             b'{' => {
                 let end = skip_group(b, i, b'{', b'}')?;
-                out.extend(names_in_matchers(&expr[i + 1..end - 1])?);
+                let inner = &expr[i + 1..end - 1];
+                let names = names_in_matchers(inner)?;
+                out.selectors
+                    .push((names.first().cloned(), matcher_labels(inner)?));
+                out.names.extend(names);
                 i = end;
             }
-            b'[' => i = skip_group(b, i, b'[', b']')?,
+            b'[' => {
+                let end = skip_group(b, i, b'[', b']')?;
+                out.ranges.push(expr[i + 1..end - 1].trim().to_owned());
+                i = end;
+            }
             b'$' => {
                 i += 1;
                 if b.get(i) == Some(&b'{') {
@@ -177,12 +234,33 @@ pub fn metric_names(expr: &str) -> Result<Vec<String>, String> {
                 let next = skip_ws(b, i);
                 if LABEL_LISTS.contains(&word) {
                     if b.get(next) == Some(&b'(') {
-                        i = skip_group(b, next, b'(', b')')?;
+                        let end = skip_group(b, next, b'(', b')')?;
+                        out.grouping.extend(
+                            expr[next + 1..end - 1]
+                                .split(',')
+                                .map(str::trim)
+                                .filter(|l| !l.is_empty() && !l.starts_with('$'))
+                                .map(str::to_owned),
+                        );
+                        i = end;
                     }
-                } else if KEYWORDS.contains(&word) || b.get(next) == Some(&b'(') {
-                    // a keyword, or a function call
+                } else if b.get(next) == Some(&b'(') {
+                    // a function call or an aggregation
+                    out.makes_labels |= matches!(word, "label_replace" | "label_join");
+                } else if KEYWORDS.contains(&word) {
+                    // a keyword: no metric
+                } else if b.get(next) == Some(&b'{') {
+                    let end = skip_group(b, next, b'{', b'}')?;
+                    let inner = &expr[next + 1..end - 1];
+                    let also = names_in_matchers(inner)?;
+                    out.selectors
+                        .push((Some(word.to_owned()), matcher_labels(inner)?));
+                    out.names.push(word.to_owned());
+                    out.names.extend(also);
+                    i = end;
                 } else {
-                    out.push(word.to_owned());
+                    out.selectors.push((Some(word.to_owned()), Vec::new()));
+                    out.names.push(word.to_owned());
                 }
             }
             _ => i += 1,
@@ -194,18 +272,30 @@ pub fn metric_names(expr: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The metric names used by `expr`, in order of appearance (duplicates kept).
+pub fn metric_names(expr: &str) -> Result<Vec<String>, String> {
+    scan(expr).map(|s| s.names)
+}
+
+/// The arguments of a Grafana `label_values(metric, label)` or `label_values(label)` query:
+/// (the selector, if any, and the label).
+pub fn label_values_args(query: &str) -> Option<(Option<&str>, &str)> {
+    let args = query
+        .trim()
+        .strip_prefix("label_values(")?
+        .strip_suffix(')')?;
+    Some(match args.rsplit_once(',') {
+        Some((selector, label)) => (Some(selector.trim()), label.trim()),
+        None => (None, args.trim()),
+    })
+}
+
 /// The metric a Grafana templating query reads: `label_values(metric, label)` → `metric`;
 /// `label_values(label)` → none; anything else is PromQL.
 pub fn templating_metric_names(query: &str) -> Result<Vec<String>, String> {
     let q = query.trim();
-    if let Some(args) = q
-        .strip_prefix("label_values(")
-        .and_then(|r| r.strip_suffix(')'))
-    {
-        return match args.rsplit_once(',') {
-            Some((selector, _label)) => metric_names(selector),
-            None => Ok(Vec::new()),
-        };
+    if let Some((selector, _label)) = label_values_args(q) {
+        return selector.map_or(Ok(Vec::new()), metric_names);
     }
     if let Some(inner) = q
         .strip_prefix("query_result(")
@@ -264,6 +354,38 @@ mod tests {
     }
 
     #[test]
+    fn finds_labels_and_ranges() {
+        let s = scan(
+            r#"histogram_quantile(0.95, sum by (le, service_name) (rate(http_server_request_duration_seconds_bucket{service_name=~"$service", http_route!="/a,b", $__tags}[$__rate_interval])))"#,
+        )
+        .unwrap();
+        assert_eq!(s.names, ["http_server_request_duration_seconds_bucket"]);
+        assert_eq!(
+            s.selectors,
+            [(
+                Some("http_server_request_duration_seconds_bucket".to_owned()),
+                vec!["service_name".to_owned(), "http_route".to_owned()]
+            )]
+        );
+        assert_eq!(s.grouping, ["le", "service_name"]);
+        assert_eq!(s.ranges, ["$__rate_interval"]);
+        assert!(!s.makes_labels);
+
+        let s = scan(
+            r#"sum(rate(a_total{x="1"}[5m])) / on (job) group_left (instance) b{__name__="c", y!~"2"} or label_replace(d[10m:1m], "z", "$1", "x", "(.*)")"#,
+        )
+        .unwrap();
+        assert_eq!(s.names, ["a_total", "b", "c", "d"]);
+        assert_eq!(s.selectors[0].1, ["x"]);
+        assert_eq!(s.selectors[1], (Some("b".to_owned()), vec!["y".to_owned()]));
+        assert_eq!(s.selectors[2], (Some("d".to_owned()), vec![]));
+        assert_eq!(s.grouping, ["job", "instance"]);
+        assert_eq!(s.ranges, ["5m", "10m:1m"]);
+        assert!(s.makes_labels);
+        assert!(scan(r#"up{job="x}"#).is_err());
+    }
+
+    #[test]
     fn templating_queries() {
         assert_eq!(
             templating_metric_names("label_values(traces_spanmetrics_calls_total, service)")
@@ -276,5 +398,11 @@ mod tests {
                 .is_empty()
         );
         assert!(templating_metric_names("metrics(traces_.*)").is_err());
+        assert_eq!(
+            label_values_args("label_values(up{job=\"a\"}, service_name)"),
+            Some((Some("up{job=\"a\"}"), "service_name"))
+        );
+        assert_eq!(label_values_args("label_values(job)"), Some((None, "job")));
+        assert_eq!(label_values_args("up"), None);
     }
 }

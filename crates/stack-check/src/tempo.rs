@@ -291,6 +291,19 @@ pub fn generator_names_in_text(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The labels Tempo adds to every series it writes: `metrics_generator.registry.
+/// external_labels` (this stack: `source`).
+pub fn external_labels(tempo: &Value) -> BTreeSet<String> {
+    yaml_get(tempo, &["metrics_generator", "registry", "external_labels"])
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A latency panel needs buckets at least this fine at the low end: calls faster than the
 /// first bucket all land in it, and `histogram_quantile` then interpolates inside it
 /// (a p95 of 0.95 × the first bound, whatever the real latency).

@@ -406,6 +406,221 @@ fn dashboards_query_only_known_metrics() {
     );
 }
 
+fn known_metrics_text() -> String {
+    read_text(&path("known-metrics.txt")).unwrap()
+}
+
+/// The labels of every known metric: known-metrics.txt's own, plus those each source adds to
+/// every series (Mimir's job and promoted resource attributes, Tempo's external labels).
+fn known_labels() -> grafana::KnownLabels {
+    let mut known = grafana::parse_known_labels(&known_metrics_text());
+    let mimir = read_yaml(&path("mimir.yaml")).unwrap();
+    grafana::add_labels(&mut known, &backends::otlp_series_labels(&mimir), |n| {
+        !tempo::is_generator_name(n)
+    });
+    grafana::add_labels(
+        &mut known,
+        &tempo::external_labels(&tempo_doc()),
+        tempo::is_generator_name,
+    );
+    known
+}
+
+#[test]
+fn known_metrics_list_the_app_metrics_with_their_labels() {
+    let known = known_labels();
+    // The step-4 contract's names as Mimir gives them, a few of each kind.
+    for name in [
+        "http_server_request_duration_seconds_bucket",
+        "http_server_request_duration_seconds_count",
+        "db_client_operation_duration_seconds_bucket",
+        "messaging_client_sent_messages_total",
+        "users_created_total",
+        "process_memory_usage_bytes",
+        "tokio_runtime_alive_tasks",
+        "target_info",
+    ] {
+        assert!(
+            known.contains_key(name),
+            "{name} is not in known-metrics.txt"
+        );
+    }
+    let labels = known["http_server_request_duration_seconds_bucket"]
+        .as_ref()
+        .unwrap();
+    for label in ["le", "http_route", "service_name", "job"] {
+        assert!(labels.contains(label), "{label}: {labels:?}");
+    }
+    // The span metrics say `service`, the app metrics `service_name`.
+    let span = known["traces_spanmetrics_calls_total"].as_ref().unwrap();
+    assert!(span.contains("service") && !span.contains("service_name"));
+    assert!(!labels.contains("service"));
+    assert!(known["target_info"].is_none(), "target_info has any label");
+}
+
+#[test]
+fn dashboards_use_only_labels_their_metrics_have() {
+    let uids = grafana::datasource_types(&datasources_doc());
+    let known = known_labels();
+    let mut problems = Vec::new();
+    for (file, d) in dashboards() {
+        problems.extend(
+            grafana::check_label_names(&d, &uids, &known)
+                .into_iter()
+                .map(|p| format!("{file}: {p}")),
+        );
+    }
+    assert_none("dashboard label names", problems);
+    // Not vacuous: the app dashboard filtered on the span metrics' label fails.
+    let (_, app) = dashboards()
+        .into_iter()
+        .find(|(f, _)| f == "application.json")
+        .expect("docker/grafana/dashboards/application.json");
+    let wrong: serde_json::Value = serde_json::from_str(
+        &serde_json::to_string(&app)
+            .unwrap()
+            .replace("service_name=~", "service=~"),
+    )
+    .unwrap();
+    let problems = grafana::check_label_names(&wrong, &uids, &known);
+    assert!(
+        problems.len() >= 20 && problems[0].contains("has no label \"service\""),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_typo_in_an_app_metric_name_fails_the_check() {
+    // The real list and the real dashboard: one letter off, and the check names it.
+    let uids = grafana::datasource_types(&datasources_doc());
+    let known = grafana::parse_known_metrics(&known_metrics_text());
+    let (_, app) = dashboards()
+        .into_iter()
+        .find(|(f, _)| f == "application.json")
+        .expect("docker/grafana/dashboards/application.json");
+    assert_none(
+        "application.json",
+        grafana::check_metric_names(&app, &uids, &known),
+    );
+    let text = serde_json::to_string(&app).unwrap();
+    let typo = "http_server_request_duration_second_bucket";
+    let bad: serde_json::Value = serde_json::from_str(&text.replacen(
+        "http_server_request_duration_seconds_bucket",
+        typo,
+        1,
+    ))
+    .unwrap();
+    let problems = grafana::check_metric_names(&bad, &uids, &known);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].contains(&format!(
+            "metric \"{typo}\" is not in docker/known-metrics.txt"
+        )),
+        "{problems:?}"
+    );
+}
+
+/// The SDK's default metric export interval (OTEL_METRIC_EXPORT_INTERVAL = 60000 ms): the
+/// longest the dashboards must work with.
+const SDK_EXPORT_INTERVAL_MS: u64 = 60_000;
+
+#[test]
+fn rate_windows_hold_four_exports_of_the_app_metrics() {
+    let ds = datasources_doc();
+    let uids = grafana::datasource_types(&ds);
+    let scrape = grafana::scrape_intervals(&ds);
+    let mut problems = Vec::new();
+    let mut app_rates = 0;
+    for (file, d) in dashboards() {
+        problems.extend(
+            grafana::check_rate_windows(&d, &uids, &scrape, SDK_EXPORT_INTERVAL_MS)
+                .into_iter()
+                .map(|p| format!("{file}: {p}")),
+        );
+        app_rates += grafana::queries(&d)
+            .iter()
+            .filter_map(|q| q.expr.as_deref())
+            .filter(|e| {
+                stack_check::promql::scan(e).is_ok_and(|s| {
+                    !s.ranges.is_empty() && s.names.iter().any(|n| !tempo::is_generator_name(n))
+                })
+            })
+            .count();
+    }
+    assert_none("rate windows", problems);
+    assert!(
+        app_rates >= 15,
+        "expected the app dashboard's rates and quantiles, found {app_rates}"
+    );
+    // Not vacuous: with the variable's default at the workshop's 5 s, the same dashboard fails.
+    let (_, app) = dashboards()
+        .into_iter()
+        .find(|(f, _)| f == "application.json")
+        .unwrap();
+    let mut short = app.clone();
+    let var = short["templating"]["list"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|v| v["name"] == "export_interval")
+        .expect("an export_interval variable");
+    var["current"]["value"] = serde_json::json!("5s");
+    assert!(
+        grafana::check_rate_windows(&short, &uids, &scrape, SDK_EXPORT_INTERVAL_MS).len()
+            >= app_rates
+    );
+}
+
+/// The PromQL of every `mimir_query '…'` in a script.
+fn mimir_queries_in(text: &str) -> Vec<String> {
+    text.split("mimir_query '")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('\'').map(|(q, _)| q.to_owned()))
+        .collect()
+}
+
+#[test]
+fn scripts_query_only_known_metrics_and_labels() {
+    let known = grafana::parse_known_metrics(&known_metrics_text());
+    let labels = known_labels();
+    let mut problems = Vec::new();
+    let mut app = 0;
+    let mut scripts = Vec::new();
+    files_under(&path("scripts"), &mut scripts);
+    for f in scripts {
+        let file = f.file_name().unwrap().to_string_lossy().into_owned();
+        for q in mimir_queries_in(&read_text(&f).unwrap()) {
+            let scan = match stack_check::promql::scan(&q) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("{file}: cannot read {q:?}: {e}"));
+                    continue;
+                }
+            };
+            for n in scan.names.iter().filter(|n| !known.contains(*n)) {
+                problems.push(format!(
+                    "{file}: {q}: metric {n:?} is not in known-metrics.txt"
+                ));
+            }
+            app += scan
+                .names
+                .iter()
+                .filter(|n| !tempo::is_generator_name(n))
+                .count();
+            for (metric, used) in &scan.selectors {
+                let Some(Some(have)) = metric.as_ref().and_then(|m| labels.get(m)) else {
+                    continue;
+                };
+                for l in used.iter().filter(|l| !have.contains(*l)) {
+                    problems.push(format!("{file}: {q}: {metric:?} has no label {l:?}"));
+                }
+            }
+        }
+    }
+    assert_none("metrics the scripts query", problems);
+    assert!(app >= 1, "expected e2e.sh to query an app metric in Mimir");
+}
+
 #[test]
 fn dashboard_provider_and_home_dashboard_match_the_mounts() {
     let provider = read_yaml(&path("grafana/provisioning/dashboards/dashboards.yaml")).unwrap();
