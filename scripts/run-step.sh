@@ -65,6 +65,12 @@ for bin in "$user_bin" "$email_bin"; do
   }
 done
 
+# Metrics (step 4 on) are exported every 60 s by default (the SDK's OTEL_METRIC_EXPORT_INTERVAL):
+# in a workshop, every 5 s, so that a panel moves while you watch it. Set it yourself to
+# override; the Grafana dashboards' rate windows work with both (docker/README.md).
+export OTEL_METRIC_EXPORT_INTERVAL="${OTEL_METRIC_EXPORT_INTERVAL:-5000}"
+log "OTEL_METRIC_EXPORT_INTERVAL=$OTEL_METRIC_EXPORT_INTERVAL ms (metrics export interval, from step 4 on)"
+
 pids=()
 stopping=0
 

@@ -8,6 +8,7 @@ pub mod privacy;
 pub mod step1;
 pub mod step2;
 pub mod step3;
+pub mod step4;
 
 use reqwest::StatusCode;
 use serde_json::Value;
