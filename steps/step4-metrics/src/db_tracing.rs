@@ -1,6 +1,7 @@
 //! A CLIENT span for every Postgres statement, as the database semantic conventions say.
 //! sqlx 0.9 emits no spans of its own (only a log event per query), and no maintained crate
-//! instruments it for OpenTelemetry 0.33, so this module does it in a few lines.
+//! instruments it for OpenTelemetry 0.33, so this module does it in a few lines. Since step 4
+//! it also records each statement in the `db.client.operation.duration` histogram.
 
 use std::str::FromStr;
 use std::time::Instant;
