@@ -18,6 +18,7 @@ pub async fn record_request(request: Request, next: Next) -> Response {
     if is_probe(request.uri().path()) {
         return next.run(request).await;
     }
+    // ANCHOR: request_attributes
     // A method we do not know is `_OTHER`, and an unknown route has no `http.route`: what
     // a client sends never becomes a new time series.
     let method = known_method(request.method()).unwrap_or("_OTHER");
@@ -34,7 +35,9 @@ pub async fn record_request(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let duration = started.elapsed().as_secs_f64();
     drop(active);
+    // ANCHOR_END: request_attributes
 
+    // ANCHOR: response_attributes
     let status = response.status();
     attributes.push(KeyValue::new(
         "http.response.status_code",
@@ -48,6 +51,7 @@ pub async fn record_request(request: Request, next: Next) -> Response {
         .http_server_duration
         .record(duration, &attributes);
     response
+    // ANCHOR_END: response_attributes
 }
 // ANCHOR_END: record_request
 

@@ -178,6 +178,7 @@ pub fn observe_process_and_runtime() {
             }
         })
         .build();
+    // ANCHOR: tokio_gauges
     let runtime = tokio::runtime::Handle::current().metrics();
     #[rustfmt::skip]
     let figures: [RuntimeFigure; 3] = [
@@ -196,6 +197,7 @@ pub fn observe_process_and_runtime() {
             })
             .build();
     }
+    // ANCHOR_END: tokio_gauges
 }
 
 /// Name, unit, description, and how to read a figure of the tokio runtime.

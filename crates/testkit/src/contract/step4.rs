@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 
 use super::step2::{Protocol, exporting_to};
-use crate::otlp::{MetricKind, MetricPoint, OtlpReceiver, PointValue, Temporality};
+use crate::otlp::{AttrValue, MetricKind, MetricPoint, OtlpReceiver, PointValue, Temporality};
 use crate::{Stack, StackOptions, StepBinaries};
 
 const EMAIL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -277,8 +277,73 @@ async fn request_metrics_count_every_request(binaries: &StepBinaries, protocol: 
             point.attributes
         );
     }
+    if let Ok(path) = std::env::var("METRICS_DUMP") {
+        dump_histograms(&requests, protocol, &path);
+    }
 }
 // ANCHOR_END: request_counts
+
+/// Writes the user-service's `http.server.request.duration` points as JSON
+/// (`METRICS_DUMP=path`), the latest of each series: the slides draw their histogram from
+/// the points this test received.
+fn dump_histograms(points: &[&MetricPoint], protocol: Protocol, path: &str) {
+    let attribute = |value: &AttrValue| match value {
+        AttrValue::String(s) => serde_json::json!(s),
+        AttrValue::Int(i) => serde_json::json!(i),
+        AttrValue::Bool(b) => serde_json::json!(b),
+        AttrValue::Double(d) => serde_json::json!(d),
+        other => serde_json::json!(other.to_string()),
+    };
+    let series: Vec<serde_json::Value> = points
+        .iter()
+        .filter_map(|point| {
+            let PointValue::Histogram {
+                count,
+                sum,
+                bucket_counts,
+                explicit_bounds,
+                min,
+                max,
+            } = &point.value
+            else {
+                return None;
+            };
+            let attributes: serde_json::Map<String, serde_json::Value> = point
+                .attributes
+                .iter()
+                .map(|(key, value)| (key.clone(), attribute(value)))
+                .collect();
+            Some(serde_json::json!({
+                "attributes": attributes,
+                "explicit_bounds": explicit_bounds,
+                "bucket_counts": bucket_counts,
+                "count": count,
+                "sum": sum,
+                "min": min,
+                "max": max,
+                "exemplars": point.exemplars.len(),
+                "start_time_unix_nano": point.start_time_unix_nano,
+                "time_unix_nano": point.time_unix_nano,
+            }))
+        })
+        .collect();
+    let first = points.first().expect("a point");
+    let json = serde_json::json!({
+        "metric": first.name,
+        "unit": first.unit,
+        "service": first.service_name(),
+        "scope": first.scope_name,
+        "temporality": "cumulative",
+        "protocol": match protocol {
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::Grpc => "grpc",
+        },
+        "captured_by": "request_metrics_count_every_request (crates/testkit/src/contract/step4.rs)",
+        "series": series,
+    });
+    let text = serde_json::to_string_pretty(&json).expect("JSON");
+    std::fs::write(path, text).unwrap_or_else(|err| panic!("cannot write {path}: {err}"));
+}
 
 pub async fn request_metrics_count_every_request_http(binaries: &StepBinaries) {
     request_metrics_count_every_request(binaries, Protocol::HttpProtobuf).await;
