@@ -16,8 +16,11 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::outage::OutageLog;
 
+/// A failed export: the processors' `<Processor>.ExportError`, and the OTLP exporter's own
+/// warnings once it gave up retrying (`Export.Failed.Exhausted`, `…DeadlineExceeded`, …).
 fn is_export_error(metadata: &Metadata<'_>) -> bool {
-    metadata.name().ends_with(".ExportError")
+    let name = metadata.name();
+    name.ends_with(".ExportError") || name.starts_with("Export.Failed.")
 }
 
 fn is_export_success(metadata: &Metadata<'_>) -> bool {
