@@ -16,11 +16,15 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::outage::OutageLog;
 
-/// A failed export: the processors' `<Processor>.ExportError`, and the OTLP exporter's own
-/// warnings once it gave up retrying (`Export.Failed.Exhausted`, `…DeadlineExceeded`, …).
+/// A failed export, as the processor reports it (with the `error`).
 fn is_export_error(metadata: &Metadata<'_>) -> bool {
-    let name = metadata.name();
-    name.ends_with(".ExportError") || name.starts_with("Export.Failed.")
+    metadata.name().ends_with(".ExportError")
+}
+
+/// The OTLP exporter's own warning when it gives up retrying an export
+/// (`Export.Failed.Exhausted`, `…DeadlineExceeded`, …), just before the processor's error.
+fn is_retry_warning(metadata: &Metadata<'_>) -> bool {
+    metadata.name().starts_with("Export.Failed.")
 }
 
 fn is_export_success(metadata: &Metadata<'_>) -> bool {
@@ -29,7 +33,7 @@ fn is_export_success(metadata: &Metadata<'_>) -> bool {
 
 /// For the stdout layer: everything but the SDK's failed-export events.
 pub fn not_an_export_error() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
-    filter_fn(|metadata| !is_export_error(metadata))
+    filter_fn(|metadata| !is_export_error(metadata) && !is_retry_warning(metadata))
 }
 
 /// The layer that turns the SDK's export outcomes into one warning per outage. Its filter
