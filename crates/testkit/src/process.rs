@@ -126,7 +126,12 @@ impl ServiceProcess {
             let printed = self.output.lock().ok().and_then(|lines| {
                 lines.iter().find_map(|line| {
                     let (_, rest) = line.split_once(MARKER)?;
-                    let address = rest.split_whitespace().next()?;
+                    // Up to the first character an address has not (a JSON line goes on
+                    // with `","target":…`).
+                    let end = rest
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || ".:[]".contains(c)))
+                        .unwrap_or(rest.len());
+                    let address = Some(&rest[..end]).filter(|a| !a.is_empty())?;
                     Some(format!("http://{address}"))
                 })
             });
@@ -199,6 +204,14 @@ impl ServiceProcess {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// The process's resident memory (VmRSS), in KiB, while it runs.
+    pub fn resident_kib(&self) -> Option<u64> {
+        let pid = self.pid()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// Everything the process printed so far (stdout and stderr, interleaved by arrival).

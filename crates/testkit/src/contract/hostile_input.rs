@@ -11,7 +11,7 @@ use proptest::test_runner::TestRunner;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{ServiceProcess, Stack, StackOptions, StepBinaries};
+use crate::{Stack, StackOptions, StepBinaries};
 
 const CASES: usize = 250;
 
@@ -94,13 +94,6 @@ fn assert_client_error_or_success(what: &str, status: StatusCode, body: &str) {
     }
 }
 
-fn resident_kib(process: &ServiceProcess) -> Option<u64> {
-    let pid = process.pid()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// `CASES` generated bodies for `POST /users`, ids for `GET /users/{id}` and sets of
 /// `traceparent` / `tracestate` / `baggage` headers: no 5xx, JSON errors, no panic, and the
 /// process grows by less than 64 MiB over the run.
@@ -108,7 +101,7 @@ pub async fn hostile_input_never_costs_a_5xx(binaries: &StepBinaries) {
     let stack = Stack::start(binaries, StackOptions::default()).await;
     let (status, created) = stack.create_user("Ada", "ada@example.com").await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let before = resident_kib(&stack.user_service);
+    let before = stack.user_service.resident_kib();
     let send = |request: reqwest::RequestBuilder| async move {
         let response = request
             .timeout(Duration::from_secs(10))
@@ -151,7 +144,7 @@ pub async fn hostile_input_never_costs_a_5xx(binaries: &StepBinaries) {
         );
     }
 
-    let after = resident_kib(&stack.user_service);
+    let after = stack.user_service.resident_kib();
     if let (Some(before), Some(after)) = (before, after) {
         assert!(
             after < before + 64 * 1024,

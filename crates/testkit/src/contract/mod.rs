@@ -9,6 +9,7 @@ pub mod step1;
 pub mod step2;
 pub mod step3;
 pub mod step4;
+pub mod step5;
 
 use reqwest::StatusCode;
 use serde_json::Value;

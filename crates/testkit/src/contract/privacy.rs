@@ -2,9 +2,10 @@
 //! test user's name, email address and id are looked for in everything a span carries: its
 //! name, its attributes, its events (names and attributes) and its status message. The id
 //! is allowed only where the semantic conventions put it: `url.path` and
-//! `messaging.kafka.message.key`.
+//! `messaging.kafka.message.key`. From step 5, log records are audited the same way: their
+//! body, their attributes and their event name.
 
-use crate::otlp::Span;
+use crate::otlp::{LogRecord, Span};
 
 /// Attributes that may carry the user id, because the conventions say so.
 const ID_ALLOWED_IN: [&str; 2] = ["url.path", "messaging.kafka.message.key"];
@@ -110,6 +111,48 @@ pub fn assert_nothing_personal(spans: &[Span], person: &Person<'_>) {
         spans.len(),
         leaks.join("\n  ")
     );
+}
+
+/// Panics, naming the record and the place, if any log record carries `person`'s data
+/// (in its body, event name or attributes; the id nowhere). Returns how many records it
+/// looked at.
+#[track_caller]
+pub fn assert_no_personal_records(records: &[LogRecord], person: &Person<'_>) -> usize {
+    let mut leaks = Vec::new();
+    for record in records {
+        let body = record
+            .body
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let mut places = vec![("the body".to_owned(), body.clone())];
+        places.push(("the event name".to_owned(), record.event_name.clone()));
+        for (key, value) in record.attributes.iter() {
+            places.push((format!("attribute {key}"), value.to_string()));
+        }
+        for (place, text) in places {
+            if let Some(what) = person.found_in(&text, false) {
+                leaks.push(format!(
+                    "{what} in {place} of the record {body:?}: {text:?}"
+                ));
+            }
+        }
+    }
+    let attributes: usize = records.iter().map(|r| r.attributes.len()).sum();
+    println!(
+        "privacy: looked at {} log records and their {attributes} attributes for {:?}, {:?} and id {}",
+        records.len(),
+        person.name,
+        person.email,
+        person.id
+    );
+    assert!(
+        leaks.is_empty(),
+        "personal data leaves the process in log records ({} looked at):\n  {}",
+        records.len(),
+        leaks.join("\n  ")
+    );
+    records.len()
 }
 
 #[cfg(test)]

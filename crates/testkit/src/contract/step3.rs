@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use reqwest::StatusCode;
 
-use super::privacy::assert_nothing_personal;
+use super::privacy::{assert_no_personal_records, assert_nothing_personal};
 use super::step2::{Protocol, create_user, distinctive_user_id, personal_session, start};
 use crate::otlp::{AttrValue, Span, SpanKind, StatusCode as SpanStatus};
 use crate::{StepBinaries, services};
@@ -357,6 +357,7 @@ pub async fn nothing_personal_leaves_the_process_across_services(binaries: &Step
     }
     assert!(spans.iter().any(|s| s.name == format!("process {topic}")));
     assert_nothing_personal(&spans, &person);
+    assert_no_personal_records(&receiver.log_records(), &person);
 
     let baggage = messages
         .first()
