@@ -154,10 +154,15 @@ app_metrics_explain() {
   echo "Step $step exports them every 5 s here (OTEL_METRIC_EXPORT_INTERVAL=5000); its output: $log_file"
   echo "Refused pushes show in \`make logs SERVICE=mimir\` and \`make logs SERVICE=otel-collector\` (or alloy)."
 }
+# Loki keeps an OTLP record's trace_id as structured metadata (not a label): `| trace_id != ""`
+# filters on it after the stream selector. query_range returns structured metadata among each
+# result's "stream" labels (one result per distinct set); only a request with the header
+# X-Loki-Response-Encoding-Flags: categorize-labels (not sent here) gets it in each value's
+# third element instead (Loki 3.7 pkg/util/marshal/query.go encodeStream). Both are read.
 log_trace_exists() {
   local id
   id=$(loki_query '{service_name="user-service"} | trace_id != ""' 20 |
-    jq -r '[.data.result[].stream.trace_id | select(. != null and . != "")] | first // empty') || return 1
+    jq -r '[.data.result[] | (.stream.trace_id // (.values[][2]?.structuredMetadata.trace_id?)) | select(. != null and . != "")] | first // empty') || return 1
   [[ -n $id ]] || {
     LAST="no log line of user-service carries a trace_id ({service_name=\"user-service\"} | trace_id != \"\")"
     return 1

@@ -175,6 +175,106 @@ pub fn otlp_series_labels(mimir: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// Loki 3.7's default index labels for OTLP logs: the resource attributes in
+/// `distributor.otlp_config.default_resource_attributes_as_index_labels`
+/// (`pkg/loghttp/push/otlp_config.go`, `GlobalOTLPConfig.RegisterFlags`, at v3.7.6).
+pub const LOKI_DEFAULT_OTLP_INDEX_LABELS: &[&str] = &[
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "deployment.environment",
+    "deployment.environment.name",
+    "cloud.region",
+    "cloud.availability_zone",
+    "k8s.cluster.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "container.name",
+    "k8s.replicaset.name",
+    "k8s.deployment.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+];
+
+/// An OTLP attribute name as Loki stores it (`otlptranslator.LabelNamer`): every character
+/// that is not a letter, a digit or `_` becomes `_`, runs of `_` become one, and a leading
+/// digit gets `key_`. `service.name` → `service_name`.
+pub fn loki_attribute_name(attr: &str) -> String {
+    let mut out = String::with_capacity(attr.len());
+    for c in attr.chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '_' };
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "key_");
+    }
+    out
+}
+
+fn index_label_attributes(list: Option<&Value>, out: &mut Vec<String>) -> Result<(), String> {
+    for rule in list.and_then(Value::as_sequence).into_iter().flatten() {
+        // An action left out is structured_metadata (AttributesConfig.UnmarshalYAML).
+        if rule.get("action").and_then(Value::as_str) != Some("index_label") {
+            continue;
+        }
+        if rule.get("regex").is_some() {
+            return Err(
+                "loki.yaml: an index_label rule with a regex: list the attributes, so that the labels can be checked"
+                    .to_owned(),
+            );
+        }
+        out.extend(yaml_strings(rule.get("attributes")));
+    }
+    Ok(())
+}
+
+/// The index (stream) labels Loki makes of OTLP logs with this `loki.yaml`
+/// (`limits_config.otlp_config`, read as `pkg/loghttp/push/otlp.go` does at v3.7.6): the
+/// default resource attributes unless `resource_attributes.ignore_defaults`, the resource
+/// and log attributes with `action: index_label`, `severity_text` with
+/// `severity_text_as_label`; named as [`loki_attribute_name`] says. `service_name` is always
+/// one: Loki sets it to `unknown_service` when a stream has none (`discover_service_name`).
+/// The first rule naming an attribute wins, as in Loki, but an attribute named by any
+/// `index_label` rule is counted.
+pub fn loki_otlp_index_labels(loki: &Value) -> Result<BTreeSet<String>, String> {
+    let otlp = yaml_get(loki, &["limits_config", "otlp_config"]);
+    let get = |path: &[&str]| otlp.and_then(|o| yaml_get(o, path));
+    let mut attrs = Vec::new();
+    if get(&["resource_attributes", "ignore_defaults"]).and_then(Value::as_bool) != Some(true) {
+        attrs.extend(
+            LOKI_DEFAULT_OTLP_INDEX_LABELS
+                .iter()
+                .map(|a| (*a).to_owned()),
+        );
+    }
+    index_label_attributes(
+        get(&["resource_attributes", "attributes_config"]),
+        &mut attrs,
+    )?;
+    index_label_attributes(get(&["log_attributes"]), &mut attrs)?;
+    let mut labels: BTreeSet<String> = attrs.iter().map(|a| loki_attribute_name(a)).collect();
+    labels.insert("service_name".to_owned());
+    if get(&["severity_text_as_label"]).and_then(Value::as_bool) == Some(true) {
+        labels.insert("severity_text".to_owned());
+    }
+    Ok(labels)
+}
+
+/// Whether Loki adds `detected_level` to each record's structured metadata
+/// (`limits_config.discover_log_levels`, on by default since 3.0; for OTLP records it comes
+/// from `severity_text`, else `severity_number`: `pkg/distributor/field_detection.go`).
+pub fn loki_detects_levels(loki: &Value) -> bool {
+    yaml_get(loki, &["limits_config", "discover_log_levels"]).and_then(Value::as_bool)
+        != Some(false)
+        && yaml_get(loki, &["limits_config", "allow_structured_metadata"]).and_then(Value::as_bool)
+            != Some(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +374,41 @@ overrides: {defaults: {metrics_generator: {processors: [service-graphs, span-met
         );
         // Nothing promoted: service.name is only in job (and target_info).
         assert_eq!(otlp_series_labels(&doc("limits: {}")).len(), 2);
+    }
+
+    #[test]
+    fn loki_otlp_index_labels_follow_otlp_config() {
+        assert_eq!(
+            loki_attribute_name("deployment.environment.name"),
+            "deployment_environment_name"
+        );
+        assert_eq!(loki_attribute_name("http..route"), "http_route");
+        assert_eq!(loki_attribute_name("1x"), "key_1x");
+        // No otlp_config: Loki's 18 defaults.
+        let defaults = loki_otlp_index_labels(&doc("limits_config: {}")).unwrap();
+        assert_eq!(defaults.len(), 18);
+        assert!(defaults.contains("k8s_pod_name") && defaults.contains("service_instance_id"));
+        let only = doc(
+            "limits_config:\n  otlp_config:\n    resource_attributes:\n      ignore_defaults: true\n      attributes_config:\n        - {action: index_label, attributes: [service.name, service.namespace]}\n        - {action: drop, attributes: [process.pid]}\n    severity_text_as_label: true\n",
+        );
+        let labels: Vec<String> = loki_otlp_index_labels(&only).unwrap().into_iter().collect();
+        assert_eq!(
+            labels,
+            ["service_name", "service_namespace", "severity_text"]
+        );
+        let regex = doc(
+            "limits_config: {otlp_config: {resource_attributes: {attributes_config: [{action: index_label, regex: 'service\\..*'}]}}}",
+        );
+        assert!(
+            loki_otlp_index_labels(&regex)
+                .unwrap_err()
+                .contains("regex")
+        );
+        assert!(loki_detects_levels(&doc(
+            "limits_config: {allow_structured_metadata: true}"
+        )));
+        assert!(!loki_detects_levels(&doc(
+            "limits_config: {discover_log_levels: false}"
+        )));
     }
 }

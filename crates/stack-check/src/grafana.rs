@@ -1,12 +1,14 @@
 //! Checks of Grafana's provisioning: datasources, their cross-references and `$` escaping;
 //! dashboards, the datasources they use, and the metric names, label names and rate windows
-//! of their PromQL queries.
+//! of their PromQL queries; their LogQL queries and the Loki links against the names Loki
+//! gives OTLP log records.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 use serde_yaml_ng::Value;
 
+use crate::logql::{self, KnownLogFields};
 use crate::promql;
 
 /// The datasources of a provisioning file.
@@ -487,6 +489,95 @@ pub fn check_latency_buckets(
         .into_iter()
         .flat_map(|(q, expr)| crate::tempo::check_quantile_buckets(&q.place, &expr, tempo))
         .collect()
+}
+
+/// The LogQL queries of a dashboard (panel targets on a `loki` datasource): (query, expression).
+pub fn logql_queries(dash: &Json, uids: &BTreeMap<String, String>) -> Vec<(Query, String)> {
+    queries(dash)
+        .into_iter()
+        .filter_map(|q| {
+            let expr = q.expr.clone()?;
+            let kind = uids.get(q.uid.as_deref()?).map(String::as_str);
+            (kind == Some("loki") && !q.templating).then_some((q, expr))
+        })
+        .collect()
+}
+
+/// Every LogQL query of the dashboard reads as LogQL, selects streams by index labels Loki
+/// really makes of OTLP logs, filters and groups on labels or structured metadata these
+/// records have, and (metric queries) uses a range that follows the panel's step: see
+/// [`logql::check`]. A name the records do not have matches nothing: `{service="…"}` or
+/// `| severity="INFO"` give an empty panel, not an error.
+pub fn check_log_queries(
+    dash: &Json,
+    uids: &BTreeMap<String, String>,
+    known: &KnownLogFields,
+) -> Vec<String> {
+    logql_queries(dash, uids)
+        .into_iter()
+        .flat_map(|(q, expr)| {
+            logql::check(&expr, known, q.legend.as_deref())
+                .into_iter()
+                .map(move |p| format!("{}: {p}", q.place))
+        })
+        .collect()
+}
+
+/// The links into Loki name what Loki stores: Tempo's tracesToLogsV2 tags map to index
+/// labels and its custom query passes [`logql::check`] (the file's `$$` read as `$`); a
+/// Loki derived field matched by label (`matcherType: label`) names a label or structured
+/// metadata of the records.
+pub fn check_loki_links(doc: &Value, known: &KnownLogFields) -> Vec<String> {
+    let mut problems = Vec::new();
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    for d in datasources(doc) {
+        let name = s(d.get("name")).unwrap_or_else(|| "?".to_owned());
+        if let Some(logs) = crate::yaml_get(d, &["jsonData", "tracesToLogsV2"]) {
+            for tag in logs
+                .get("tags")
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+            {
+                // Without a value, Grafana uses the key as the label name.
+                let label = s(tag.get("value"))
+                    .filter(|v| !v.is_empty())
+                    .or_else(|| s(tag.get("key")))
+                    .unwrap_or_default();
+                if !known.labels.contains(&label) {
+                    problems.push(format!(
+                        "{name}: tracesToLogsV2 tag {:?} maps to {label:?}, which is not an index label Loki makes of OTLP logs (docker/known-log-fields.txt)",
+                        s(tag.get("key")).unwrap_or_default()
+                    ));
+                }
+            }
+            if let Some(query) = s(logs.get("query")) {
+                let query = query.replace("$$", "$");
+                problems.extend(
+                    logql::check(&query, known, None)
+                        .into_iter()
+                        .map(|p| format!("{name}: tracesToLogsV2 query: {p}")),
+                );
+            }
+        }
+        for f in crate::yaml_get(d, &["jsonData", "derivedFields"])
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            if s(f.get("matcherType")).as_deref() != Some("label") {
+                continue;
+            }
+            let field = s(f.get("matcherRegex")).unwrap_or_default();
+            if !known.labels.contains(&field) && !known.metadata.contains(&field) {
+                problems.push(format!(
+                    "{name}: derived field {:?} matches {field:?}, which is neither an index label nor structured metadata of the records (docker/known-log-fields.txt)",
+                    s(f.get("name")).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// The lines of `known-metrics.txt` without comments: a name, then its labels.
@@ -1114,5 +1205,86 @@ target_info  *
         );
         // Not PromQL on a provisioned Prometheus: not checked here.
         assert!(check_latency_buckets(&dash(p95, "prometheus"), &uids, &default).is_empty());
+    }
+
+    fn known_logs() -> KnownLogFields {
+        logql::parse_known_log_fields(
+            "service_name label\ntrace_id metadata\nseverity_text metadata\n",
+        )
+        .unwrap()
+    }
+
+    fn log_dash(expr: &str, legend: &str) -> Json {
+        let mut d = dash("up", "mimir");
+        d["panels"].as_array_mut().unwrap().push(json!(
+            {"type": "logs", "title": "l", "datasource": {"type": "loki", "uid": "loki"},
+             "targets": [{"refId": "A", "expr": expr, "legendFormat": legend}]}));
+        d
+    }
+
+    #[test]
+    fn unknown_log_label_or_field_in_dashboard_fails() {
+        let uids = datasource_types(&ds());
+        let known = known_logs();
+        let good = log_dash(
+            r#"sum by (severity_text) (rate({service_name=~"$service"} | severity_text=~"$severity" [$__auto]))"#,
+            "{{severity_text}}",
+        );
+        assert_eq!(logql_queries(&good, &uids).len(), 1); // not the PromQL ones
+        assert_eq!(
+            check_log_queries(&good, &uids, &known),
+            Vec::<String>::new()
+        );
+        // The span metrics' label as a stream label; severity for severity_text.
+        for (expr, want) in [
+            (r#"{service=~"$service"}"#, "stream label \"service\""),
+            (
+                r#"{service_name=~"$service"} | severity="INFO""#,
+                "field \"severity\"",
+            ),
+            (r#"{service_name=~"$service"} | trace_id="#, "cannot read"),
+        ] {
+            let problems = check_log_queries(&log_dash(expr, ""), &uids, &known);
+            assert_eq!(problems.len(), 1, "{expr}: {problems:?}");
+            assert!(
+                problems[0].starts_with("panel \"l\" query A: ") && problems[0].contains(want),
+                "{expr}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn loki_links_to_unknown_names_fail() {
+        let known = known_logs();
+        let good: Value = serde_yaml_ng::from_str(CORRELATED).unwrap();
+        assert_eq!(check_loki_links(&good, &known), Vec::<String>::new());
+        let with_tags = CORRELATED.replace(
+            "tracesToLogsV2: {",
+            "tracesToLogsV2: {tags: [{key: service.name, value: service_name}], ",
+        );
+        let good: Value = serde_yaml_ng::from_str(&with_tags).unwrap();
+        assert_eq!(check_loki_links(&good, &known), Vec::<String>::new());
+        let bad: Value = serde_yaml_ng::from_str(
+            &with_tags
+                .replace("value: service_name", "value: service")
+                .replace(
+                    "trace_id=\"$${__trace.traceId}\"",
+                    "traceId=\"$${__trace.traceId}\"",
+                )
+                .replace("matcherRegex: trace_id", "matcherRegex: traceID"),
+        )
+        .unwrap();
+        let problems = check_loki_links(&bad, &known);
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        for want in [
+            "derived field \"trace_id\" matches \"traceID\"",
+            "tag \"service.name\" maps to \"service\"",
+            "tracesToLogsV2 query: {${__tags}} | traceId=\"${__trace.traceId}\": field \"traceId\"",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(want)),
+                "{want:?} not in {problems:#?}"
+            );
+        }
     }
 }

@@ -13,8 +13,11 @@
 //! - [`endpoints`]: exporter and datasource URLs must point at a compose service and a port it
 //!   listens on;
 //! - [`grafana`]: datasource UIDs, `$` escaping, dashboards and their queries (metric and
-//!   label names from `docker/known-metrics.txt`, rate windows);
+//!   label names from `docker/known-metrics.txt`, rate windows; LogQL queries and the
+//!   Loki links against `docker/known-log-fields.txt`);
 //! - [`promql`]: metric names, label names and ranges used by a PromQL expression;
+//! - [`logql`]: a structural LogQL reader, and the check of a query's stream labels and
+//!   fields against `docker/known-log-fields.txt` (what Loki makes of OTLP log records);
 //! - [`tempo`]: the metric names Tempo's metrics-generator really produces (from its source),
 //!   and the histogram buckets behind a latency panel;
 //! - [`service_graph`]: the collector and Alloy name the service graph's peers
@@ -27,6 +30,7 @@ pub mod compose;
 pub mod endpoints;
 pub mod envfile;
 pub mod grafana;
+pub mod logql;
 pub mod promql;
 pub mod service_graph;
 pub mod tempo;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::Value;
 use stack_check::{
-    alloy, backends, collector, compose, docker_dir, endpoints, envfile, grafana, read_json,
+    alloy, backends, collector, compose, docker_dir, endpoints, envfile, grafana, logql, read_json,
     read_text, read_yaml, report, service_graph, tempo, yaml_get, yaml_strings,
 };
 
@@ -537,8 +537,16 @@ fn rate_windows_hold_four_exports_of_the_app_metrics() {
                 .into_iter()
                 .map(|p| format!("{file}: {p}")),
         );
+        // PromQL only: the Loki panels' rate() is LogQL.
         app_rates += grafana::queries(&d)
             .iter()
+            .filter(|q| {
+                q.uid
+                    .as_deref()
+                    .and_then(|u| uids.get(u))
+                    .map(String::as_str)
+                    == Some("prometheus")
+            })
             .filter_map(|q| q.expr.as_deref())
             .filter(|e| {
                 stack_check::promql::scan(e).is_ok_and(|s| {
@@ -687,6 +695,202 @@ fn dashboards_and_scripts_use_only_metrics_tempo_produces() {
     assert!(
         found >= 3,
         "expected the scripts to query Tempo's metrics, found {found} names"
+    );
+}
+
+fn known_log_fields() -> logql::KnownLogFields {
+    logql::parse_known_log_fields(&read_text(&path("known-log-fields.txt")).unwrap()).unwrap()
+}
+
+fn loki_doc() -> Value {
+    read_yaml(&path("loki.yaml")).unwrap()
+}
+
+#[test]
+fn known_log_fields_are_what_loki_makes_of_the_records() {
+    let known = known_log_fields();
+    let loki = loki_doc();
+    // The index labels: exactly those loki.yaml's otlp_config makes.
+    assert_eq!(
+        known.labels,
+        backends::loki_otlp_index_labels(&loki).unwrap(),
+        "the labels of known-log-fields.txt and loki.yaml's limits_config.otlp_config differ"
+    );
+    // What Loki itself writes for every OTLP record, and the scope name (the tracing target).
+    for field in [
+        "trace_id",
+        "span_id",
+        "severity_text",
+        "severity_number",
+        "scope_name",
+    ] {
+        assert!(
+            known.metadata.contains(field),
+            "{field} is not in known-log-fields.txt"
+        );
+    }
+    assert!(
+        !known.metadata.contains("detected_level") || backends::loki_detects_levels(&loki),
+        "known-log-fields.txt lists detected_level, but loki.yaml turns discover_log_levels off"
+    );
+    let both: Vec<_> = known.labels.intersection(&known.metadata).collect();
+    assert!(both.is_empty(), "both label and metadata: {both:?}");
+    // No OTLP name with a dot: Loki stores service.name as service_name.
+    for name in known.labels.iter().chain(&known.metadata) {
+        assert_eq!(
+            &backends::loki_attribute_name(name),
+            name,
+            "{name} is not a name Loki stores"
+        );
+    }
+}
+
+#[test]
+fn dashboards_query_only_what_loki_stores_for_otlp_logs() {
+    let uids = grafana::datasource_types(&datasources_doc());
+    let known = known_log_fields();
+    let mut problems = Vec::new();
+    let mut logql = 0;
+    let mut metric = 0;
+    for (file, d) in dashboards() {
+        for (_, expr) in grafana::logql_queries(&d, &uids) {
+            logql += 1;
+            metric += usize::from(logql::scan(&expr).is_ok_and(|s| s.metric));
+        }
+        problems.extend(
+            grafana::check_log_queries(&d, &uids, &known)
+                .into_iter()
+                .map(|p| format!("{file}: {p}")),
+        );
+    }
+    assert_none("dashboard LogQL", problems);
+    assert!(
+        logql >= 4 && metric >= 1,
+        "expected the overview's logs row and the errors dashboard's logs, found {logql} LogQL queries ({metric} metric)"
+    );
+    // Not vacuous: the overview with the span metrics' label as a stream label, or with
+    // severity for severity_text, fails on every Loki query.
+    let (_, overview) = dashboards()
+        .into_iter()
+        .find(|(f, _)| f == "service-overview.json")
+        .expect("docker/grafana/dashboards/service-overview.json");
+    let text = serde_json::to_string(&overview).unwrap();
+    for (from, to, want) in [
+        (
+            r#"{service_name=~\"$service\"}"#,
+            r#"{service=~\"$service\"}"#,
+            "stream label \"service\" is not one Loki indexes",
+        ),
+        (
+            r#"| severity_text=~"#,
+            r#"| severity=~"#,
+            "field \"severity\" is neither an index label nor structured metadata",
+        ),
+        (
+            "sum by (severity_text)",
+            "sum by (level)",
+            "groups by \"level\"",
+        ),
+    ] {
+        assert!(text.contains(from), "{from} not in the overview");
+        let bad: serde_json::Value = serde_json::from_str(&text.replace(from, to)).unwrap();
+        let problems = grafana::check_log_queries(&bad, &uids, &known);
+        assert!(
+            !problems.is_empty() && problems.iter().any(|p| p.contains(want)),
+            "{to}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn loki_links_use_what_loki_stores_for_otlp_logs() {
+    let doc = datasources_doc();
+    let known = known_log_fields();
+    assert_none("Loki links", grafana::check_loki_links(&doc, &known));
+    // Not vacuous: Tempo's link with the span metrics' label, Loki's with Tempo's field name.
+    let text = read_text(&path("grafana/provisioning/datasources/datasources.yaml")).unwrap();
+    for (from, to, want) in [
+        (
+            "value: service_name",
+            "value: service",
+            "maps to \"service\"",
+        ),
+        (
+            "| trace_id=\"$${__trace.traceId}\"",
+            "| traceID=\"$${__trace.traceId}\"",
+            "field \"traceID\"",
+        ),
+        (
+            "matcherRegex: trace_id",
+            "matcherRegex: traceID",
+            "matches \"traceID\"",
+        ),
+    ] {
+        assert!(text.contains(from), "{from} not in datasources.yaml");
+        let bad: Value = serde_yaml_ng::from_str(&text.replace(from, to)).unwrap();
+        let problems = grafana::check_loki_links(&bad, &known);
+        assert!(
+            problems.len() == 1 && problems[0].contains(want),
+            "{to}: {problems:#?}"
+        );
+    }
+}
+
+/// The LogQL of every `loki_query '…'` (e2e.sh) and `loki_has "…"` (otlp-smoke.sh) in a
+/// script, with the shell's `\"` read as `"`.
+fn loki_queries_in(text: &str) -> Vec<String> {
+    let single = text
+        .split("loki_query '")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('\'').map(|(q, _)| q.to_owned()));
+    let double = text.split("loki_has \"").skip(1).filter_map(|rest| {
+        let b = rest.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(rest[..i].replace("\\\"", "\"")),
+                _ => i += 1,
+            }
+        }
+        None
+    });
+    single.chain(double).collect()
+}
+
+#[test]
+fn scripts_query_only_what_loki_stores_for_otlp_logs() {
+    let known = known_log_fields();
+    let mut problems = Vec::new();
+    let mut found = Vec::new();
+    let mut scripts = Vec::new();
+    files_under(&path("scripts"), &mut scripts);
+    for f in scripts {
+        let file = f.file_name().unwrap().to_string_lossy().into_owned();
+        for q in loki_queries_in(&read_text(&f).unwrap()) {
+            problems.extend(
+                logql::check(&q, &known, None)
+                    .into_iter()
+                    .map(|p| format!("{file}: {p}")),
+            );
+            found.push(q);
+        }
+    }
+    assert_none("LogQL of the scripts", problems);
+    assert!(
+        found.iter().any(|q| q.contains("| trace_id")) && found.len() >= 3,
+        "expected e2e.sh's and otlp-smoke.sh's Loki queries, found {found:?}"
+    );
+    // Not vacuous: the span metrics' label, or Tempo's spelling of the trace id, fails.
+    for bad in [
+        r#"{service="user-service"}"#,
+        r#"{service_name="user-service"} | traceID != """#,
+    ] {
+        assert_eq!(logql::check(bad, &known, None).len(), 1, "{bad}");
+    }
+    assert_eq!(
+        loki_queries_in("loki_query '{a=\"b\"}' 5\nloki_has \"{a=\\\"$x\\\"} | b=\\\"c\\\"\""),
+        ["{a=\"b\"}", "{a=\"$x\"} | b=\"c\""]
     );
 }
 
