@@ -151,7 +151,9 @@ impl Store {
         self.guarded(self.select_legacy_account(id)).await
     }
 
-    #[tracing::instrument(name = "store_user", skip_all, err(Display, level = "warn"))]
+    // No `err` since step 5: a duplicate email (409) would be a log record without a message;
+    // other failures are logged once, as "request failed".
+    #[tracing::instrument(name = "store_user", skip_all)]
     async fn insert_user(&self, new_user: &NewUser) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
         // ANCHOR: traced_query

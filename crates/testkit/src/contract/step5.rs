@@ -101,11 +101,14 @@ async fn log_records_carry_their_request_context(binaries: &StepBinaries, protoc
     assert_eq!(status, StatusCode::OK, "{body}");
     stack.wait_for_emails(1, RECORD_TIMEOUT).await;
     let topic = stack.topic.name().to_owned();
-    let (user_exit, email_exit) = stack.stop().await;
-    assert!(user_exit.success() && email_exit.success());
+    let (user_exit, stdout) = stop_keeping_output(stack).await;
+    assert!(user_exit.success());
 
     let spans = receiver.spans();
     let records = receiver.log_records();
+    if let Ok(path) = std::env::var("LOGS_DUMP") {
+        dump_records(&records, &stdout, protocol, &path);
+    }
 
     // One request, one trace, across services and the Kafka hop: each record in its span.
     let create = span_named(&spans, "POST /users");
@@ -215,6 +218,56 @@ async fn log_records_carry_their_request_context(binaries: &StepBinaries, protoc
         "the ERROR event shows on its span: {:?}",
         demo.events
     );
+}
+
+/// Writes a few of the user-service's records as JSON (`LOGS_DUMP=path`), each beside the
+/// line stdout printed for the same event: the slides show the two outputs of one event
+/// from what this test received.
+fn dump_records(records: &[LogRecord], stdout: &str, protocol: Protocol, path: &str) {
+    let value = |value: &AttrValue| match value {
+        AttrValue::String(s) => serde_json::json!(s),
+        AttrValue::Int(i) => serde_json::json!(i),
+        AttrValue::Bool(b) => serde_json::json!(b),
+        AttrValue::Double(d) => serde_json::json!(d),
+        other => serde_json::json!(other.to_string()),
+    };
+    let events: Vec<Value> = ["user created", "cache miss", "a warning"]
+        .into_iter()
+        .map(|body| {
+            let record = one_record(records, body);
+            let line = stdout
+                .lines()
+                .find(|line| line.contains(body))
+                .unwrap_or_default();
+            let attributes: serde_json::Map<String, Value> = record
+                .attributes
+                .iter()
+                .map(|(key, v)| (key.clone(), value(v)))
+                .collect();
+            serde_json::json!({
+                "stdout": line,
+                "record": {
+                    "time_unix_nano": record.time_unix_nano,
+                    "observed_time_unix_nano": record.observed_time_unix_nano,
+                    "severity_number": record.severity_number,
+                    "severity_text": record.severity_text,
+                    "body": record.body_str(),
+                    "attributes": attributes,
+                    "trace_id": record.trace_id,
+                    "span_id": record.span_id,
+                    "event_name": record.event_name,
+                    "scope": record.scope_name,
+                    "resource": { "service.name": record.service_name() },
+                }
+            })
+        })
+        .collect();
+    let dump = serde_json::json!({
+        "captured_by": format!("log_records_carry_their_request_context ({protocol:?})"),
+        "events": events,
+    });
+    let text = serde_json::to_string_pretty(&dump).expect("JSON");
+    std::fs::write(path, text + "\n").unwrap_or_else(|err| panic!("LOGS_DUMP {path}: {err}"));
 }
 
 pub async fn log_records_carry_their_request_context_http(binaries: &StepBinaries) {
