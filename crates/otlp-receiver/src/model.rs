@@ -278,6 +278,9 @@ impl fmt::Display for Attributes {
 pub struct Resource {
     /// Resource attributes, e.g. `service.name`.
     pub attributes: Attributes,
+    /// The semantic-conventions schema the attributes follow (the `ResourceSpans` /
+    /// `ResourceMetrics` / `ResourceLogs` `schema_url`), empty when none was sent.
+    pub schema_url: String,
 }
 
 impl Resource {
@@ -762,9 +765,10 @@ fn attributes(kvs: Vec<common::KeyValue>) -> Attributes {
     )
 }
 
-fn resource(r: Option<resource::Resource>) -> Resource {
+fn resource(r: Option<resource::Resource>, schema_url: String) -> Resource {
     Resource {
         attributes: r.map(|r| attributes(r.attributes)).unwrap_or_default(),
+        schema_url,
     }
 }
 
@@ -778,7 +782,7 @@ fn scope(s: Option<common::InstrumentationScope>) -> (String, Option<String>) {
 pub(crate) fn spans_from(resource_spans: Vec<trace::ResourceSpans>) -> Vec<Span> {
     let mut out = Vec::new();
     for rs in resource_spans {
-        let res = resource(rs.resource);
+        let res = resource(rs.resource, rs.schema_url);
         for ss in rs.scope_spans {
             let (scope_name, scope_version) = scope(ss.scope);
             for s in ss.spans {
@@ -874,7 +878,7 @@ pub(crate) fn metric_points_from(
     use metrics::metric::Data;
     let mut out = Vec::new();
     for rm in resource_metrics {
-        let res = resource(rm.resource);
+        let res = resource(rm.resource, rm.schema_url);
         for sm in rm.scope_metrics {
             let (scope_name, scope_version) = scope(sm.scope);
             for m in sm.metrics {
@@ -1001,7 +1005,7 @@ fn number_points(points: Vec<metrics::NumberDataPoint>) -> Vec<PointCommon> {
 pub(crate) fn log_records_from(resource_logs: Vec<logs::ResourceLogs>) -> Vec<LogRecord> {
     let mut out = Vec::new();
     for rl in resource_logs {
-        let res = resource(rl.resource);
+        let res = resource(rl.resource, rl.schema_url);
         for sl in rl.scope_logs {
             let (scope_name, scope_version) = scope(sl.scope);
             for l in sl.log_records {

@@ -18,6 +18,33 @@ pub struct StepBinaries {
     pub email_service: PathBuf,
 }
 
+impl StepBinaries {
+    /// The same binaries, started with `key=value` in their environment whoever starts them:
+    /// each is replaced by a small script that sets it and `exec`s the binary (same pid, same
+    /// signals). How a whole contract runs under one setting, e.g. `OTEL_SDK_DISABLED=true`.
+    pub fn with_env(&self, key: &str, value: &str) -> StepBinaries {
+        let dir = std::env::temp_dir().join(crate::unique_name("testkit-env"));
+        std::fs::create_dir_all(&dir).expect("a directory for the wrapper scripts");
+        let wrap = |binary: &PathBuf| {
+            let name = binary.file_name().expect("a binary file name");
+            let script = dir.join(name);
+            let text = format!(
+                "#!/bin/sh\nexport {key}='{value}'\nexec '{}' \"$@\"\n",
+                binary.display()
+            );
+            std::fs::write(&script, text).expect("the wrapper script");
+            let mut permissions = std::fs::metadata(&script).expect("script").permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+            std::fs::set_permissions(&script, permissions).expect("an executable script");
+            script
+        };
+        StepBinaries {
+            user_service: wrap(&self.user_service),
+            email_service: wrap(&self.email_service),
+        }
+    }
+}
+
 /// What a test changes about the default wiring.
 #[derive(Debug, Clone, Default)]
 pub struct StackOptions {

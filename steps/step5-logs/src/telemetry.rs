@@ -88,9 +88,7 @@ pub enum TelemetryError {
     Exporter(#[from] ExporterBuildError),
     #[error("invalid LOG_FORMAT {0:?}: use `text` (the default) or `json`")]
     LogFormat(String),
-    #[error(
-        "invalid LOG_EXPORT_FILTER: {0} (it takes RUST_LOG's syntax, e.g. `info` or `warn,step5_logs=debug`)"
-    )]
+    #[error("invalid LOG_EXPORT_FILTER: {0} (RUST_LOG's syntax, e.g. `info` or `warn`)")]
     ExportFilter(#[from] ParseError),
 }
 
