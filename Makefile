@@ -87,7 +87,7 @@ STACK := bash $(ROOT)/docker/scripts/stack.sh
 COLLECTOR ?= otelcol
 export COLLECTOR PYROSCOPE
 
-.PHONY: up down reset ps logs load otlp-smoke e2e stack-check
+.PHONY: up down reset ps logs tail load otlp-smoke e2e stack-check
 
 up: ## Start the LGTM stack + Postgres, Valkey, Kafka in Docker; wait until healthy; print the URLs (COLLECTOR=alloy, PYROSCOPE=1)
 	@$(STACK) up
@@ -103,6 +103,10 @@ ps: ## Show the Docker stack's containers
 
 logs: ## Follow the Docker stack's logs (SERVICE=tempo for one; FOLLOW=0 to print and exit)
 	@$(STACK) logs $(SERVICE)
+
+tail: ## See a running step's traces, logs and metrics in the terminal, no Docker needed (OTLP on 127.0.0.1:4318/4317; ARGS="--service email-service", "--json", "--help")
+	@$(CARGO) build -q -p otel-tail --locked
+	@"$${CARGO_TARGET_DIR:-$(ROOT)/target}/debug/otel-tail" $(ARGS)
 
 load: ## Send mixed traffic to a running user-service (URL=…, DURATION=30s or REQUESTS=n, CONCURRENCY=n)
 	$(CARGO) run -p loadgen --release -- $(if $(URL),--url $(URL)) $(if $(DURATION),--duration $(DURATION)) $(if $(REQUESTS),--requests $(REQUESTS)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))

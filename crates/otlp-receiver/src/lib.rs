@@ -65,6 +65,20 @@ pub use store::{ExportRequest, ExportStats, Signal, Transport, WaitTimeout};
 
 use store::Store;
 
+/// What [`OtlpReceiver::take`] returns: the items received since the previous call.
+#[derive(Debug, Default, Clone)]
+pub struct Received {
+    pub spans: Vec<Span>,
+    pub metric_points: Vec<MetricPoint>,
+    pub log_records: Vec<LogRecord>,
+}
+
+impl Received {
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty() && self.metric_points.is_empty() && self.log_records.is_empty()
+    }
+}
+
 /// Largest accepted request body (compressed or not), and largest gRPC message.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
@@ -106,9 +120,17 @@ impl OtlpReceiver {
     ///
     /// If called outside a Tokio runtime.
     pub async fn start() -> std::io::Result<OtlpReceiver> {
+        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self::start_on(any_port, any_port).await
+    }
+
+    /// Like [`OtlpReceiver::start`], on the given addresses (port 0: any free port), e.g.
+    /// the standard 4318 and 4317 for a viewer that services export to by default. An
+    /// address in use is an `AddrInUse` error naming neither: the caller knows which.
+    pub async fn start_on(http: SocketAddr, grpc: SocketAddr) -> std::io::Result<OtlpReceiver> {
         let store = Arc::new(Store::new());
-        let http_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let grpc_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let http_listener = TcpListener::bind(http).await?;
+        let grpc_listener = TcpListener::bind(grpc).await?;
         let http_addr = http_listener.local_addr()?;
         let grpc_addr = grpc_listener.local_addr()?;
 
@@ -195,6 +217,18 @@ impl OtlpReceiver {
     /// its content type, encoding, item count and rejection reason.
     pub fn requests(&self) -> Vec<ExportRequest> {
         self.store.lock().requests.clone()
+    }
+
+    /// Remove and return everything received since the last call (the request counters
+    /// stay): how a long-running consumer keeps its memory bounded.
+    pub fn take(&self) -> Received {
+        let mut data = self.store.lock();
+        data.requests.clear();
+        Received {
+            spans: std::mem::take(&mut data.spans),
+            metric_points: std::mem::take(&mut data.metric_points),
+            log_records: std::mem::take(&mut data.log_records),
+        }
     }
 
     /// Forget everything received, and reset the request counters.

@@ -369,7 +369,7 @@ pub struct SpanLink {
 }
 
 /// One received span, with its resource and scope.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Span {
     /// 32 lowercase hex digits.
     pub trace_id: String,
