@@ -3,7 +3,8 @@
 # sends load for E2E_LOAD seconds, stops the services (which flushes their telemetry), then
 # checks through the backends' HTTP APIs that what the step exports arrived: traces, span
 # metrics and their exemplars, the service graph, the app's metrics (step >= 4), logs and
-# trace-log correlation (step >= 5). PASS/FAIL per check; exits 1 if any check fails.
+# trace-log correlation (step >= 5), the resource's namespace and environment in all three
+# backends (step >= 6). PASS/FAIL per check; exits 1 if any check fails.
 # Checks that a step cannot pass yet are listed as "not checked", with the step that adds
 # them: they are neither passes nor failures.
 #
@@ -143,10 +144,11 @@ app_metrics_explain() {
     echo "mimir.yaml must keep otel_metric_suffixes_enabled: true; the step must set http.route and http.request.method."
     return
   fi
-  names=$(get "$MIMIR/api/v1/query" --data-urlencode 'query=count by (__name__) ({job="user-service"})' |
+  # job is "<service.namespace>/user-service" once the resource has a namespace (step 6).
+  names=$(get "$MIMIR/api/v1/query" --data-urlencode 'query=count by (__name__) ({job=~"(.+/)?user-service"})' |
     jq -r '[.data.result[].metric.__name__] | sort | join(" ")') || names=
   if [[ -n $names ]]; then
-    echo "Mimir has metrics with job=\"user-service\" but none with service_name: mimir.yaml's"
+    echo "Mimir has metrics with job=\"[<namespace>/]user-service\" but none with service_name: mimir.yaml's"
     echo "promote_otel_resource_attributes must list service.name (the dashboards filter on service_name). Metrics: $names"
     return
   fi
@@ -168,6 +170,45 @@ log_trace_exists() {
     return 1
   }
   tempo_trace "$id"
+}
+
+# Step 6: one Resource per process (steps/step6-resources, fn resource): service.namespace
+# "workshop" and deployment.environment.name "development" unless OTEL_RESOURCE_ATTRIBUTES
+# says otherwise, service.instance.id, host.*, process.*. In Loki the first two are index
+# labels (loki.yaml), the others structured metadata (known-log-fields.txt).
+resource_logs_exist() {
+  loki_query '{service_name="user-service", service_namespace="workshop", deployment_environment_name="development"} | service_instance_id != ""' 5 |
+    jq -e '[.data.result[].values[]] | length > 0' >/dev/null
+}
+# resource_logs_explain: what Loki has of user-service's resource.
+resource_logs_explain() {
+  local streams
+  streams=$(loki_query '{service_name="user-service"}' 20 |
+    jq -r '[.data.result[].stream | "service_namespace=\(.service_namespace // "-") deployment_environment_name=\(.deployment_environment_name // "-") service_instance_id=\(.service_instance_id // "-")"] | unique | join("; ")') || streams=
+  if [[ -z $streams ]]; then
+    echo "Loki has no log line of user-service at all (see the step-5 check \"Loki: logs of user-service\")."
+    return
+  fi
+  echo "What Loki has of user-service's resource (labels and structured metadata, - = missing): $streams"
+  echo "service.namespace and deployment.environment.name must be index_label attributes in loki.yaml (limits_config.otlp_config);"
+  echo "service.instance.id is structured metadata (any resource attribute not listed there)."
+}
+# target_info_explain: what Mimir's target_info of user-service has, when the check fails.
+target_info_explain() {
+  local answer labels
+  answer=$(get "$MIMIR/api/v1/query" --data-urlencode 'query=target_info{job=~"(.+/)?user-service"}') || answer=
+  labels=$(jq -r '[.data.result[].metric | keys[]] | unique | join(" ")' <<<"$answer" 2>/dev/null) || labels=
+  if [[ -z $labels ]]; then
+    echo "Mimir has no target_info of user-service (job user-service or <namespace>/user-service): its metrics did not arrive"
+    echo "(see the check of its HTTP metrics), or the resource has nothing but service.name/namespace/instance.id."
+  elif [[ " $labels " != *" service_namespace "* ]]; then
+    echo "target_info of user-service has no service_namespace; its labels: $labels"
+    echo "Either the step sets no service.namespace (step 6's fn resource does: \"workshop\", unless OTEL_RESOURCE_ATTRIBUTES changes it),"
+    echo "or mimir.yaml lacks otel_keep_identifying_resource_attributes: true (target_info then has job and instance instead)."
+  else
+    echo "target_info of user-service has other values (job, service_namespace, deployment_environment_name):"
+    jq -r '.data.result[].metric | "  \(.job) \(.service_namespace // "-") \(.deployment_environment_name // "-")"' <<<"$answer"
+  fi
 }
 
 # --- the checks -----------------------------------------------------------------------------
@@ -203,6 +244,23 @@ check 4 "Mimir: the app's HTTP metrics of user-service (http_server_request_dura
 explain app_metrics_explain
 check 5 "Loki: logs of user-service" logs_exist
 check 5 "Loki → Tempo: a log line's trace_id is a trace in Tempo" log_trace_exists
+# Step 6's resource in each backend (docker/README.md, "Resources in each backend"). Mimir:
+# target_info carries the resource (service_name/service_namespace thanks to mimir.yaml's
+# otel_keep_identifying_resource_attributes); every app series the promoted labels, and job
+# becomes "<namespace>/<name>".
+check 6 "Mimir: target_info of user-service in namespace workshop, environment development" \
+  mimir_query 'target_info{service_name="user-service", service_namespace="workshop", deployment_environment_name="development"}'
+explain target_info_explain
+check 6 "Mimir: app metrics of user-service with the promoted service_namespace and job=\"workshop/user-service\"" \
+  mimir_query 'http_server_request_duration_seconds_count{job="workshop/user-service", service_name="user-service", service_namespace="workshop", deployment_environment_name="development"}'
+# Tempo: the span metrics' dimensions (tempo.yaml), and TraceQL on resource attributes.
+check 6 "Mimir: span metrics of user-service with Tempo's dimensions service_namespace, deployment_environment_name" \
+  mimir_query 'traces_spanmetrics_calls_total{service="user-service", service_namespace="workshop", deployment_environment_name="development"}'
+check 6 "Tempo: traces of user-service by resource.service.namespace" \
+  tempo_search '{ resource.service.namespace = "workshop" && resource.service.name = "user-service" }'
+check 6 "Loki: logs of user-service by the labels service_namespace, deployment_environment_name (service_instance_id: metadata)" \
+  resource_logs_exist
+explain resource_logs_explain
 
 echo
 log "checking the backends (up to ${E2E_TIMEOUT}s for the data to arrive)"

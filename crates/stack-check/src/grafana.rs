@@ -659,14 +659,26 @@ pub fn check_label_names(
     for (q, expr) in promql_queries(dash, uids) {
         if q.templating {
             if let Some((Some(selector), label)) = promql::label_values_args(&expr)
-                && let Ok(names) = promql::metric_names(selector)
+                && let Ok(scan) = promql::scan(selector)
             {
-                for n in names {
-                    if has(&n, label) == Some(false) {
+                for n in &scan.names {
+                    if has(n, label) == Some(false) {
                         problems.push(format!(
                             "{}: {n} has no label {label:?} (docker/known-metrics.txt)",
                             q.place
                         ));
+                    }
+                }
+                // The selector's own matchers: label_values(metric{a=~"$x"}, b).
+                for (metric, labels) in &scan.selectors {
+                    let Some(metric) = metric else { continue };
+                    for l in labels {
+                        if has(metric, l) == Some(false) {
+                            problems.push(format!(
+                                "{}: {metric} has no label {l:?} (docker/known-metrics.txt lists its labels)",
+                                q.place
+                            ));
+                        }
                     }
                 }
             }
@@ -723,6 +735,214 @@ pub fn check_label_names(
                     "{}: {what} {l:?}, a label none of its metrics ({metrics}) has",
                     q.place
                 ));
+            }
+        }
+    }
+    problems
+}
+
+/// The dashboard's templating variables.
+fn variables(dash: &Json) -> Vec<&Json> {
+    dash.pointer("/templating/list")
+        .and_then(Json::as_array)
+        .map(|l| l.iter().collect())
+        .unwrap_or_default()
+}
+
+/// The Grafana variables a text refers to: `$name`, `${name}`, `${name:format}`,
+/// `${name.field}`, `[[name]]`, `[[name:format]]`, in order. Grafana's own (`$__rate_interval`,
+/// `${__from}`, …: names starting with `__`) and `$1`-style regex references (a leading
+/// digit, as in `label_replace`) are left out.
+pub fn variable_refs(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let word = |start: usize| {
+        let end = b[start..]
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+            .map_or(b.len(), |p| start + p);
+        (&text[start..end], end)
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let (name, next) = match (b[i], b.get(i + 1)) {
+            (b'$', Some(b'{')) => word(i + 2),
+            (b'$', Some(_)) => word(i + 1),
+            (b'[', Some(b'[')) => word(i + 2),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if !name.is_empty()
+            && !name.starts_with("__")
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+        {
+            out.push(name.to_owned());
+        }
+        i = next.max(i + 1);
+    }
+    out
+}
+
+/// Every string inside a JSON value.
+fn strings_in<'a>(v: &'a Json, out: &mut Vec<&'a str>) {
+    match v {
+        Json::String(s) => out.push(s),
+        Json::Array(a) => a.iter().for_each(|x| strings_in(x, out)),
+        Json::Object(o) => o.values().for_each(|x| strings_in(x, out)),
+        _ => {}
+    }
+}
+
+/// The variables of a dashboard are consistent with its queries: every `$variable` a panel
+/// query (any string of a target: the expression, the Min step, the legend, a TraceQL
+/// query), a panel's datasource or a variable's query refers to is a variable of the
+/// dashboard (a typo otherwise stays in the query as literal text and matches nothing), no
+/// variable refers to itself, and every variable is used (by a query, a datasource, another
+/// variable or a panel's `repeat`; ad hoc filters apply by themselves).
+pub fn check_variable_references(dash: &Json) -> Vec<String> {
+    let mut problems = Vec::new();
+    let defined: BTreeSet<&str> = variables(dash)
+        .iter()
+        .filter_map(|v| v.get("name").and_then(Json::as_str))
+        .collect();
+    let list = defined
+        .iter()
+        .map(|d| format!("${d}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // (where, the values to search, the variable's own name)
+    let mut places: Vec<(String, Vec<&Json>, Option<&str>)> = Vec::new();
+    let mut used = BTreeSet::new();
+    for p in panels(dash) {
+        let title = p.get("title").and_then(Json::as_str).unwrap_or("?");
+        let mut values: Vec<&Json> = p.get("targets").into_iter().collect();
+        values.extend(p.get("datasource"));
+        places.push((format!("panel {title:?}"), values, None));
+        if let Some(r) = p.get("repeat").and_then(Json::as_str) {
+            used.insert(r.to_owned());
+            if !defined.contains(r) {
+                problems.push(format!(
+                    "panel {title:?}: repeats over {r:?}, which is not a variable of this dashboard"
+                ));
+            }
+        }
+    }
+    for v in variables(dash) {
+        let name = v.get("name").and_then(Json::as_str);
+        let values = ["query", "definition", "datasource"]
+            .iter()
+            .filter_map(|k| v.get(*k))
+            .collect();
+        places.push((format!("variable ${}", name.unwrap_or("?")), values, name));
+    }
+    for (place, values, own) in places {
+        let mut texts = Vec::new();
+        for v in values {
+            strings_in(v, &mut texts);
+        }
+        let mut seen = BTreeSet::new();
+        for r in texts.into_iter().flat_map(variable_refs) {
+            if !seen.insert(r.clone()) {
+                continue;
+            }
+            if Some(r.as_str()) == own {
+                problems.push(format!("{place}: refers to itself (${r})"));
+            } else if !defined.contains(r.as_str()) {
+                problems.push(format!(
+                    "{place}: ${r} is not a variable of this dashboard ({list}): Grafana leaves it in the query as text"
+                ));
+            } else {
+                used.insert(r);
+            }
+        }
+    }
+    for v in variables(dash) {
+        let name = v.get("name").and_then(Json::as_str).unwrap_or("?");
+        if v.get("type").and_then(Json::as_str) != Some("adhoc") && !used.contains(name) {
+            problems.push(format!(
+                "variable ${name} is used by no query, datasource or other variable: a selector that filters nothing"
+            ));
+        }
+    }
+    problems
+}
+
+/// Where a query is, and its `(label, operator, value)` matchers (or why it cannot be read).
+type QueryMatchers = (String, Result<Vec<(String, String, String)>, String>);
+
+/// The matchers of every PromQL (panels, and the selectors of `label_values` variables) and
+/// LogQL query of a dashboard.
+fn matchers_of_queries(dash: &Json, uids: &BTreeMap<String, String>) -> Vec<QueryMatchers> {
+    let mut out = Vec::new();
+    for (q, expr) in promql_queries(dash, uids) {
+        let selector = if q.templating {
+            match promql::label_values_args(&expr) {
+                Some((Some(s), _)) => s.to_owned(),
+                Some((None, _)) => continue,
+                None => expr.clone(),
+            }
+        } else {
+            expr.clone()
+        };
+        let found = promql::scan(&selector).map(|s| {
+            s.matchers
+                .into_iter()
+                .map(|m| (m.name, m.op, m.value))
+                .collect()
+        });
+        out.push((q.place, found));
+    }
+    for (q, expr) in logql_queries(dash, uids) {
+        let found = logql::scan(&expr).map(|s| {
+            s.selectors
+                .into_iter()
+                .flatten()
+                .map(|m| (m.name, m.op, m.value))
+                .collect()
+        });
+        out.push((q.place, found));
+    }
+    out
+}
+
+/// Filters on labels a series may lack keep it when their variable is "All": a matcher on
+/// one of `optional` (labels made of resource attributes other than `service.name`: see
+/// [`crate::resources::optional_labels`]) whose value is a variable is a regex match (`=~`),
+/// and that variable's "All" is `.*` (`includeAll`, `allValue: ".*"`), which also matches a
+/// missing label. With Grafana's default All (every value it found, `(a|b)`) or `.+`, the
+/// series of steps 2–5 — no `service.namespace` — would disappear as soon as the dashboard
+/// filters on it; `=` would compare with the text `.*`.
+pub fn check_optional_label_filters(
+    dash: &Json,
+    uids: &BTreeMap<String, String>,
+    optional: &BTreeSet<String>,
+) -> Vec<String> {
+    let vars: BTreeMap<&str, &Json> = variables(dash)
+        .into_iter()
+        .filter_map(|v| Some((v.get("name")?.as_str()?, v)))
+        .collect();
+    let mut problems = Vec::new();
+    for (place, found) in matchers_of_queries(dash, uids) {
+        let Ok(found) = found else {
+            continue; // the metric- and log-query checks report it
+        };
+        for (label, op, value) in found {
+            if !optional.contains(&label) {
+                continue;
+            }
+            for r in variable_refs(&value) {
+                let Some(v) = vars.get(r.as_str()) else {
+                    continue; // check_variable_references reports it
+                };
+                let all = v.get("includeAll").and_then(Json::as_bool) == Some(true);
+                let all_value = v.get("allValue").and_then(Json::as_str);
+                if op != "=~" || !all || all_value != Some(".*") {
+                    problems.push(format!(
+                        "{place}: {label}{op}\"{value}\": {label} is missing on series without that resource attribute (steps 2-5): filter with =~ and give ${r} includeAll with allValue \".*\" (now {op}, includeAll {all}, allValue {all_value:?}), or All hides them"
+                    ));
+                }
             }
         }
     }
@@ -1286,5 +1506,161 @@ target_info  *
                 "{want:?} not in {problems:#?}"
             );
         }
+    }
+
+    /// A dashboard with `$namespace` (All: `all`) and `$service` variables, a PromQL panel and
+    /// a Loki panel.
+    fn resource_dash(promql: &str, logql: &str, all: Option<&str>) -> Json {
+        let mut namespace = json!({"name": "namespace", "type": "query",
+            "datasource": {"type": "prometheus", "uid": "mimir"},
+            "query": {"query": "label_values(target_info, service_namespace)"},
+            "includeAll": true, "multi": true});
+        if let Some(a) = all {
+            namespace["allValue"] = json!(a);
+        }
+        json!({
+            "uid": "d", "title": "D",
+            "templating": {"list": [
+                namespace,
+                {"name": "service", "type": "query", "datasource": {"type": "prometheus", "uid": "mimir"},
+                 "query": {"query": "label_values(users_created_total{service_namespace=~\"$namespace\"}, service_name)"},
+                 "includeAll": true, "allValue": ".+"}
+            ]},
+            "panels": [
+                {"type": "timeseries", "title": "p", "datasource": {"uid": "mimir"},
+                 "targets": [{"refId": "A", "expr": promql, "interval": "$namespace"}]},
+                {"type": "logs", "title": "l", "datasource": {"uid": "loki"},
+                 "targets": [{"refId": "A", "expr": logql}]}
+            ]
+        })
+    }
+
+    #[test]
+    fn finds_variable_references() {
+        assert_eq!(
+            variable_refs(
+                r#"a{b=~"$service", c="${namespace}", d="${env:regex}", e="[[old]]", f="$__rate_interval"} $1 ${__from} $"#
+            ),
+            ["service", "namespace", "env", "old"]
+        );
+        assert!(
+            variable_refs("label_replace(x, \"y\", \"$1\", \"z\", \"(.*)\") =~ \"^a$\"").is_empty()
+        );
+    }
+
+    #[test]
+    fn unknown_self_or_unused_variable_fails() {
+        let promql = r#"sum(users_created_total{service_name=~"$service", service_namespace=~"$namespace"})"#;
+        let logql = r#"{service_name=~"$service", service_namespace=~"$namespace"}"#;
+        let good = resource_dash(promql, logql, Some(".*"));
+        assert_eq!(check_variable_references(&good), Vec::<String>::new());
+        // One letter off in a panel's query, and in a variable's query.
+        let typo = resource_dash(
+            &promql.replace("$namespace", "$namspace"),
+            logql,
+            Some(".*"),
+        );
+        let problems = check_variable_references(&typo);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("panel \"p\": $namspace is not a variable of this dashboard"),
+            "{problems:?}"
+        );
+        let mut var = good.clone();
+        var["templating"]["list"][1]["query"]["query"] = json!(
+            "label_values(users_created_total{service_namespace=~\"$environment\"}, service_name)"
+        );
+        let problems = check_variable_references(&var);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("variable $service: $environment is not"),
+            "{problems:?}"
+        );
+        // A variable nothing uses, and one that uses itself.
+        let unused = resource_dash(
+            "sum(users_created_total)",
+            "{service_name=\"a\"}",
+            Some(".*"),
+        );
+        let problems = check_variable_references(&unused);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("variable $service is used by no query"),
+            "{problems:?}"
+        );
+        let mut itself = good.clone();
+        itself["templating"]["list"][0]["query"]["query"] = json!(
+            "label_values(target_info{service_namespace=~\"$namespace\"}, service_namespace)"
+        );
+        assert!(check_variable_references(&itself)[0].contains("refers to itself"));
+    }
+
+    #[test]
+    fn unknown_label_in_a_variable_selector_fails() {
+        let uids = datasource_types(&ds());
+        let mut known = parse_known_labels(KNOWN);
+        let resource = BTreeSet::from(["service_name".to_owned(), "service_namespace".to_owned()]);
+        add_labels(&mut known, &resource, |n| !n.starts_with("traces_"));
+        let d = resource_dash(
+            "sum(users_created_total)",
+            "{service_name=\"a\"}",
+            Some(".*"),
+        );
+        assert_eq!(check_label_names(&d, &uids, &known), Vec::<String>::new());
+        let mut typo = d.clone();
+        typo["templating"]["list"][1]["query"]["query"] = json!(
+            "label_values(users_created_total{service_namspace=~\"$namespace\"}, service_name)"
+        );
+        let problems = check_label_names(&typo, &uids, &known);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "variable $service: users_created_total has no label \"service_namspace\""
+            ),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn optional_label_filter_whose_all_drops_series_fails() {
+        let uids = datasource_types(&ds());
+        let optional = BTreeSet::from(["service_namespace".to_owned()]);
+        let promql = r#"sum(users_created_total{service_name=~"$service", service_namespace=~"$namespace"})"#;
+        let logql = r#"{service_name=~"$service", service_namespace=~"$namespace"}"#;
+        let good = resource_dash(promql, logql, Some(".*"));
+        assert_eq!(
+            check_optional_label_filters(&good, &uids, &optional),
+            Vec::<String>::new()
+        );
+        // $service's All is .+, but service_name is on every series: fine. $namespace's All
+        // .+ (or Grafana's default) drops the series without service_namespace: the panel,
+        // the Loki panel and the $service variable's selector each fail.
+        for all in [Some(".+"), None] {
+            let problems =
+                check_optional_label_filters(&resource_dash(promql, logql, all), &uids, &optional);
+            assert_eq!(problems.len(), 3, "{all:?}: {problems:#?}");
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with("panel \"l\" query A: service_namespace=~"))
+            );
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with("variable $service: "))
+            );
+        }
+        // `=` with a variable compares with the text ".*".
+        let eq = resource_dash(
+            &promql.replace("service_namespace=~", "service_namespace="),
+            logql,
+            Some(".*"),
+        );
+        let problems = check_optional_label_filters(&eq, &uids, &optional);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("service_namespace=\"$namespace\""),
+            "{problems:?}"
+        );
     }
 }

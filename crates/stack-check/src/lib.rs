@@ -14,14 +14,19 @@
 //!   listens on;
 //! - [`grafana`]: datasource UIDs, `$` escaping, dashboards and their queries (metric and
 //!   label names from `docker/known-metrics.txt`, rate windows; LogQL queries and the
-//!   Loki links against `docker/known-log-fields.txt`);
+//!   Loki links against `docker/known-log-fields.txt`; the `$variables` the queries use exist
+//!   and every variable is used; a filter on an optional resource label keeps the series
+//!   without it when its variable is "All");
 //! - [`promql`]: metric names, label names and ranges used by a PromQL expression;
 //! - [`logql`]: a structural LogQL reader, and the check of a query's stream labels and
 //!   fields against `docker/known-log-fields.txt` (what Loki makes of OTLP log records);
 //! - [`tempo`]: the metric names Tempo's metrics-generator really produces (from its source),
 //!   and the histogram buckets behind a latency panel;
 //! - [`service_graph`]: the collector and Alloy name the service graph's peers
-//!   (`peer.service`) in their traces path, and Tempo reads that name.
+//!   (`peer.service`) in their traces path, and Tempo reads that name;
+//! - [`resources`]: what Mimir, Tempo and Loki make of the OTLP resource (`job`/`instance`,
+//!   promoted labels, `target_info`, span-metrics dimensions, Loki labels and structured
+//!   metadata), hence which labels each metric has and which ones a series may lack.
 
 pub mod alloy;
 pub mod backends;
@@ -32,6 +37,7 @@ pub mod envfile;
 pub mod grafana;
 pub mod logql;
 pub mod promql;
+pub mod resources;
 pub mod service_graph;
 pub mod tempo;
 

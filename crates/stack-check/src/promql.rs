@@ -158,6 +158,62 @@ fn matcher_labels(inner: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// One label matcher of a selector: `name op "value"` (the value without its quotes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matcher {
+    pub name: String,
+    pub op: String,
+    pub value: String,
+}
+
+/// The matchers inside a `{…}` selector with their operators and values (`__name__` and
+/// Grafana variables standing for whole matchers, such as `$__tags`, left out).
+fn matchers_in(inner: &str) -> Result<Vec<Matcher>, String> {
+    let b = inner.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i <= b.len() {
+        if i < b.len() && matches!(b[i], b'"' | b'\'' | b'`') {
+            i = skip_string(b, i)?;
+            continue;
+        }
+        if i == b.len() || b[i] == b',' {
+            let piece = inner[start..i].trim();
+            start = i + 1;
+            i += 1;
+            let pb = piece.as_bytes();
+            let end = pb.iter().position(|c| !is_ident(*c)).unwrap_or(pb.len());
+            if end == 0 || !is_ident_start(pb[0]) {
+                continue;
+            }
+            let name = &piece[..end];
+            let rest = piece[end..].trim_start();
+            let Some(op) = ["=~", "!~", "!=", "="]
+                .into_iter()
+                .find(|op| rest.starts_with(op))
+            else {
+                return Err(format!("{piece:?}: a matcher without an operator"));
+            };
+            let value = rest[op.len()..].trim();
+            let unquoted = value
+                .strip_prefix(['"', '\'', '`'])
+                .and_then(|v| v.strip_suffix(['"', '\'', '`']))
+                .ok_or_else(|| format!("{piece:?}: the value is not a string"))?;
+            if name != "__name__" {
+                out.push(Matcher {
+                    name: name.to_owned(),
+                    op: op.to_owned(),
+                    value: unquoted.to_owned(),
+                });
+            }
+            continue;
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
 /// What a PromQL expression reads: its metric names, the label names it filters, groups and
 /// matches on, and its range windows.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -173,6 +229,8 @@ pub struct Scan {
     pub ranges: Vec<String>,
     /// The expression calls `label_replace` or `label_join`, which make labels of their own.
     pub makes_labels: bool,
+    /// Every matcher of every selector, with its operator and value, in order.
+    pub matchers: Vec<Matcher>,
 }
 
 /// Reads `expr` (see the module's documentation for what it recognises).
@@ -199,6 +257,7 @@ pub fn scan(expr: &str) -> Result<Scan, String> {
                 let names = names_in_matchers(inner)?;
                 out.selectors
                     .push((names.first().cloned(), matcher_labels(inner)?));
+                out.matchers.extend(matchers_in(inner)?);
                 out.names.extend(names);
                 i = end;
             }
@@ -255,6 +314,7 @@ pub fn scan(expr: &str) -> Result<Scan, String> {
                     let also = names_in_matchers(inner)?;
                     out.selectors
                         .push((Some(word.to_owned()), matcher_labels(inner)?));
+                    out.matchers.extend(matchers_in(inner)?);
                     out.names.push(word.to_owned());
                     out.names.extend(also);
                     i = end;
@@ -383,6 +443,30 @@ mod tests {
         assert_eq!(s.ranges, ["5m", "10m:1m"]);
         assert!(s.makes_labels);
         assert!(scan(r#"up{job="x}"#).is_err());
+    }
+
+    #[test]
+    fn finds_matcher_values() {
+        let s = scan(
+            r#"sum(rate(a_total{service_name=~"$service", service_namespace=~"${namespace}", x!="a,b", $__tags}[5m])) * on (job) group_left b{__name__="c", y!~'2'}"#,
+        )
+        .unwrap();
+        let m = |name: &str, op: &str, value: &str| Matcher {
+            name: name.to_owned(),
+            op: op.to_owned(),
+            value: value.to_owned(),
+        };
+        assert_eq!(
+            s.matchers,
+            [
+                m("service_name", "=~", "$service"),
+                m("service_namespace", "=~", "${namespace}"),
+                m("x", "!=", "a,b"),
+                m("y", "!~", "2"),
+            ]
+        );
+        assert!(scan(r#"a{x}"#).is_err(), "a matcher without an operator");
+        assert!(scan(r#"a{x=1}"#).is_err(), "a value that is not a string");
     }
 
     #[test]

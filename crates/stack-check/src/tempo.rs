@@ -291,6 +291,110 @@ pub fn generator_names_in_text(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Prometheus' `strutil.SanitizeLabelName`, which Tempo applies to dimension names
+/// (`modules/generator/validation/sanitize.go`): every character other than `[A-Za-z0-9_]`
+/// becomes `_` (`service.namespace` → `service_namespace`).
+pub fn sanitize_label_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The span-metrics intrinsic dimensions (`modules/generator/processor/dimension_names.go`):
+/// a custom dimension that sanitizes to one of them gets a `__` prefix
+/// (`SanitizeLabelNameWithCollisions`).
+const INTRINSIC_DIMENSIONS: &[&str] = &[
+    "service",
+    "span_name",
+    "span_kind",
+    "status_code",
+    "status_message",
+];
+
+/// The labels a processor's `dimensions` add to its series, as Tempo v3.0.3 names them:
+///
+/// - span metrics (`spanmetrics.go`, `aggregateMetricsForSpan`): each dimension, looked up in
+///   the resource attributes then the span's, sanitized ([`sanitize_label_name`]), `__`-prefixed
+///   if it collides with an intrinsic dimension; each `dimension_mappings` entry's `name` the
+///   same way;
+/// - service graphs (`servicegraphs.go`, `upsertDimensions`/`onComplete`): each dimension
+///   sanitized, or `client_<d>` and `server_<d>` with `enable_client_server_prefix`; plus
+///   `virtual_node` with `enable_virtual_node_label`.
+///
+/// A dimension whose attribute a span lacks adds no label (Prometheus' `labels.Builder.Set`
+/// with an empty value deletes it).
+pub fn dimension_labels(tempo: &Value, processor: Processor) -> Result<BTreeSet<String>, String> {
+    let list = |key: &str| -> Result<Vec<String>, String> {
+        match processor_setting(tempo, processor, key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(v @ Value::Sequence(_)) => Ok(yaml_strings(Some(v))),
+            Some(other) => Err(format!(
+                "tempo.yaml: {}.{key} is not a list: {other:?}",
+                processor.key()
+            )),
+        }
+    };
+    let mut out = BTreeSet::new();
+    match processor {
+        Processor::SpanMetrics => {
+            let mut names = list("dimensions")?;
+            if let Some(mappings) = processor_setting(tempo, processor, "dimension_mappings") {
+                for m in mappings.as_sequence().into_iter().flatten() {
+                    match m.get("name").and_then(Value::as_str) {
+                        Some(n) => names.push(n.to_owned()),
+                        None => {
+                            return Err(format!(
+                                "tempo.yaml: span_metrics.dimension_mappings entry without a name: {m:?}"
+                            ));
+                        }
+                    }
+                }
+            }
+            for d in names {
+                let label = sanitize_label_name(&d);
+                if INTRINSIC_DIMENSIONS.contains(&label.as_str()) {
+                    out.insert(format!("__{label}"));
+                } else {
+                    out.insert(label);
+                }
+            }
+        }
+        Processor::ServiceGraphs => {
+            let prefix = flag(tempo, processor, "enable_client_server_prefix");
+            for d in list("dimensions")? {
+                let label = sanitize_label_name(&d);
+                if prefix {
+                    out.insert(format!("client_{label}"));
+                    out.insert(format!("server_{label}"));
+                } else {
+                    out.insert(label);
+                }
+            }
+            if flag(tempo, processor, "enable_virtual_node_label") {
+                out.insert("virtual_node".to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The processor whose metrics `name` is, if it is one of the metrics-generator's.
+pub fn processor_of(name: &str) -> Option<Processor> {
+    if name.starts_with("traces_spanmetrics_") {
+        Some(Processor::SpanMetrics)
+    } else if name.starts_with("traces_service_graph_") {
+        Some(Processor::ServiceGraphs)
+    } else {
+        None
+    }
+}
+
 /// The labels Tempo adds to every series it writes: `metrics_generator.registry.
 /// external_labels` (this stack: `source`).
 pub fn external_labels(tempo: &Value) -> BTreeSet<String> {
@@ -382,6 +486,67 @@ overrides:
           histogram_buckets: [0.001, 0.005, 0.01, 0.1, 1]
           enable_messaging_system_latency_histogram: true
 ";
+
+    /// `overrides.defaults.metrics_generator.processor.<key>: {settings}`.
+    fn processor_doc(key: &str, settings: &str) -> Value {
+        doc(&format!(
+            "overrides: {{defaults: {{metrics_generator: {{processor: {{{key}: {{{settings}}}}}}}}}}}"
+        ))
+    }
+
+    #[test]
+    fn dimensions_become_sanitized_labels() {
+        let span = |extra: &str| {
+            dimension_labels(
+                &processor_doc("span_metrics", extra),
+                Processor::SpanMetrics,
+            )
+        };
+        assert!(span("").unwrap().is_empty());
+        assert_eq!(
+            span("dimensions: [service.namespace, deployment.environment.name, service]").unwrap(),
+            BTreeSet::from([
+                "service_namespace".to_owned(),
+                "deployment_environment_name".to_owned(),
+                "__service".to_owned(), // collides with the intrinsic dimension
+            ])
+        );
+        assert_eq!(
+            span("dimension_mappings: [{name: env.short, source_labels: [a]}]").unwrap(),
+            BTreeSet::from(["env_short".to_owned()])
+        );
+        assert!(span("dimensions: service.namespace").is_err());
+        let graph = |extra: &str| {
+            dimension_labels(
+                &processor_doc("service_graphs", extra),
+                Processor::ServiceGraphs,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            graph("dimensions: [service.namespace]"),
+            BTreeSet::from(["service_namespace".to_owned()])
+        );
+        assert_eq!(
+            graph(
+                "dimensions: [service.namespace], enable_client_server_prefix: true, enable_virtual_node_label: true"
+            ),
+            BTreeSet::from([
+                "client_service_namespace".to_owned(),
+                "server_service_namespace".to_owned(),
+                "virtual_node".to_owned(),
+            ])
+        );
+        assert_eq!(
+            processor_of("traces_spanmetrics_latency_bucket"),
+            Some(Processor::SpanMetrics)
+        );
+        assert_eq!(
+            processor_of("traces_service_graph_request_total"),
+            Some(Processor::ServiceGraphs)
+        );
+        assert_eq!(processor_of("target_info"), None);
+    }
 
     #[test]
     fn produced_names_follow_the_config() {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml_ng::Value;
 use stack_check::{
     alloy, backends, collector, compose, docker_dir, endpoints, envfile, grafana, logql, read_json,
-    read_text, read_yaml, report, service_graph, tempo, yaml_get, yaml_strings,
+    read_text, read_yaml, report, resources, service_graph, tempo, yaml_get, yaml_strings,
 };
 
 fn assert_none(what: &str, problems: Vec<String>) {
@@ -410,20 +410,22 @@ fn known_metrics_text() -> String {
     read_text(&path("known-metrics.txt")).unwrap()
 }
 
+fn mimir_doc() -> Value {
+    read_yaml(&path("mimir.yaml")).unwrap()
+}
+
 /// The labels of every known metric: known-metrics.txt's own, plus those each source adds to
-/// every series (Mimir's job and promoted resource attributes, Tempo's external labels).
-fn known_labels() -> grafana::KnownLabels {
+/// every series (Mimir's job, instance and promoted resource attributes; target_info's job,
+/// instance and identifying attributes; Tempo's external labels and dimensions), with these
+/// configs.
+fn known_labels_with(mimir: &Value, tempo: &Value) -> grafana::KnownLabels {
     let mut known = grafana::parse_known_labels(&known_metrics_text());
-    let mimir = read_yaml(&path("mimir.yaml")).unwrap();
-    grafana::add_labels(&mut known, &backends::otlp_series_labels(&mimir), |n| {
-        !tempo::is_generator_name(n)
-    });
-    grafana::add_labels(
-        &mut known,
-        &tempo::external_labels(&tempo_doc()),
-        tempo::is_generator_name,
-    );
+    resources::add_source_labels(&mut known, mimir, tempo).unwrap();
     known
+}
+
+fn known_labels() -> grafana::KnownLabels {
+    known_labels_with(&mimir_doc(), &tempo_doc())
 }
 
 #[test]
@@ -455,7 +457,276 @@ fn known_metrics_list_the_app_metrics_with_their_labels() {
     let span = known["traces_spanmetrics_calls_total"].as_ref().unwrap();
     assert!(span.contains("service") && !span.contains("service_name"));
     assert!(!labels.contains("service"));
-    assert!(known["target_info"].is_none(), "target_info has any label");
+    // Step 6's resource: the same two labels on the app metrics (promoted by Mimir) and on
+    // the span metrics (Tempo's dimensions).
+    for label in ["service_namespace", "deployment_environment_name"] {
+        assert!(labels.contains(label) && span.contains(label), "{label}");
+    }
+    let info = known["target_info"]
+        .as_ref()
+        .expect("target_info's labels are listed");
+    for label in [
+        "job",
+        "instance",
+        "service_name",
+        "service_namespace",
+        "host_name",
+    ] {
+        assert!(info.contains(label), "target_info: {label}: {info:?}");
+    }
+}
+
+#[test]
+fn target_info_labels_follow_mimir_yaml() {
+    // known-metrics.txt lists target_info's own labels (not `*`), without those mimir.yaml
+    // decides.
+    let raw = grafana::parse_known_labels(&known_metrics_text());
+    assert_none("target_info line", resources::check_target_info_line(&raw));
+    let mimir = mimir_doc();
+    assert!(
+        resources::keeps_identifying_attributes(&mimir),
+        "mimir.yaml: otel_keep_identifying_resource_attributes: true (the dashboards' $namespace and e2e.sh read target_info's service_namespace)"
+    );
+    // Not vacuous: without keep-identifying, target_info has no service_namespace, and the
+    // e2e check and the application dashboard's resource table fail on it.
+    let mut plain = mimir.clone();
+    plain["limits"]
+        .as_mapping_mut()
+        .unwrap()
+        .remove("otel_keep_identifying_resource_attributes")
+        .expect("mimir.yaml sets otel_keep_identifying_resource_attributes");
+    let without = known_labels_with(&plain, &tempo_doc());
+    assert!(
+        !without["target_info"]
+            .as_ref()
+            .unwrap()
+            .contains("service_namespace")
+    );
+    let e2e = read_text(&path("scripts/e2e.sh")).unwrap();
+    let target_info_queries: Vec<String> = mimir_queries_in(&e2e)
+        .into_iter()
+        .filter(|q| q.starts_with("target_info{"))
+        .collect();
+    assert!(
+        !target_info_queries.is_empty(),
+        "expected e2e.sh to query target_info"
+    );
+    let problems = script_label_problems("e2e.sh", &target_info_queries, &without);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("\"target_info\" has no label \"service_namespace\"")),
+        "{problems:#?}"
+    );
+    let uids = grafana::datasource_types(&datasources_doc());
+    let (_, app) = dashboards()
+        .into_iter()
+        .find(|(f, _)| f == "application.json")
+        .unwrap();
+    assert!(
+        grafana::check_label_names(&app, &uids, &without)
+            .iter()
+            .any(|p| p.contains("target_info has no label \"service_namespace\"")),
+        "the application dashboard's target_info queries should need service_namespace"
+    );
+}
+
+#[test]
+fn resource_attributes_reach_loki_under_the_same_names() {
+    // One Resource goes to Mimir (target_info's labels) and to Loki (labels or structured
+    // metadata): known-metrics.txt and known-log-fields.txt must name its attributes alike.
+    let raw = grafana::parse_known_labels(&known_metrics_text());
+    let logs = known_log_fields();
+    assert_none(
+        "resource attributes in Loki",
+        resources::check_resource_in_logs(&raw, &logs),
+    );
+    // Step 6's attributes are structured metadata, its namespace and environment labels.
+    for m in [
+        "service_instance_id",
+        "service_version",
+        "host_name",
+        "process_pid",
+    ] {
+        assert!(
+            logs.metadata.contains(m),
+            "{m} is not structured metadata in known-log-fields.txt"
+        );
+    }
+    for l in ["service_namespace", "deployment_environment_name"] {
+        assert!(
+            logs.labels.contains(l),
+            "{l} is not a label in known-log-fields.txt"
+        );
+    }
+    // Not vacuous: a typo in known-log-fields.txt fails.
+    let typo = logql::parse_known_log_fields(
+        &read_text(&path("known-log-fields.txt"))
+            .unwrap()
+            .replace("host_name ", "host_nme "),
+    )
+    .unwrap();
+    let problems = resources::check_resource_in_logs(&raw, &typo);
+    assert!(
+        problems.len() == 1 && problems[0].contains("\"host_name\""),
+        "{problems:#?}"
+    );
+}
+
+/// The resource variables every dashboard has.
+const RESOURCE_VARIABLES: &[&str] = &["namespace", "environment"];
+
+fn optional_labels() -> BTreeSet<String> {
+    resources::optional_labels(&mimir_doc(), &loki_doc(), &tempo_doc()).unwrap()
+}
+
+#[test]
+fn dashboards_have_namespace_and_environment_variables_that_keep_all_series() {
+    let uids = grafana::datasource_types(&datasources_doc());
+    let optional = optional_labels();
+    for l in [
+        "service_namespace",
+        "deployment_environment_name",
+        "instance",
+    ] {
+        assert!(optional.contains(l), "{l}: {optional:?}");
+    }
+    assert!(!optional.contains("service_name"));
+    let mut problems = Vec::new();
+    for (file, d) in dashboards() {
+        let vars = d["templating"]["list"].as_array().unwrap();
+        for name in RESOURCE_VARIABLES {
+            match vars.iter().find(|v| v["name"] == *name) {
+                None => problems.push(format!("{file}: no ${name} variable")),
+                Some(v) => {
+                    if v["type"] != "query" || v["includeAll"] != true || v["allValue"] != ".*" {
+                        problems.push(format!(
+                            "{file}: ${name} must be a query variable with includeAll and allValue \".*\""
+                        ));
+                    }
+                    // Its values come from Mimir, from a label the stack makes.
+                    let q = v["query"]["query"].as_str().unwrap_or("");
+                    if !q.starts_with("label_values(") {
+                        problems.push(format!("{file}: ${name}: {q:?} is not label_values(…)"));
+                    }
+                }
+            }
+        }
+        let used = grafana::queries(&d)
+            .iter()
+            .filter(|q| !q.templating)
+            .filter_map(|q| q.expr.as_deref())
+            .filter(|e| {
+                RESOURCE_VARIABLES
+                    .iter()
+                    .all(|v| e.contains(&format!("${v}")))
+            })
+            .count();
+        if used == 0 {
+            problems.push(format!(
+                "{file}: no panel query filters on $namespace and $environment"
+            ));
+        }
+        problems.extend(
+            grafana::check_variable_references(&d)
+                .into_iter()
+                .chain(grafana::check_optional_label_filters(&d, &uids, &optional))
+                .map(|p| format!("{file}: {p}")),
+        );
+    }
+    assert_none("resource variables", problems);
+}
+
+#[test]
+fn a_typo_in_a_variable_or_its_all_value_fails_the_checks() {
+    let uids = grafana::datasource_types(&datasources_doc());
+    let optional = optional_labels();
+    for (file, d) in dashboards() {
+        let text = serde_json::to_string(&d).unwrap();
+        // A panel query that says $namspace.
+        let typo: serde_json::Value =
+            serde_json::from_str(&text.replacen("=~\\\"$namespace\\\"", "=~\\\"$namspace\\\"", 1))
+                .unwrap();
+        let problems = grafana::check_variable_references(&typo);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("$namspace is not a variable")),
+            "{file}: {problems:#?}"
+        );
+        // $environment's All as .+: every filter on deployment_environment_name would hide
+        // the series of steps 2-5.
+        let mut plus = d.clone();
+        for v in plus["templating"]["list"].as_array_mut().unwrap() {
+            if v["name"] == "environment" {
+                v["allValue"] = serde_json::json!(".+");
+            }
+        }
+        let problems = grafana::check_optional_label_filters(&plus, &uids, &optional);
+        assert!(
+            !problems.is_empty()
+                && problems
+                    .iter()
+                    .all(|p| p.contains("deployment_environment_name=~\"$environment\"")),
+            "{file}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn span_metrics_dimensions_give_the_labels_the_dashboards_filter_on() {
+    // The span-metrics dashboards filter on service_namespace and deployment_environment_name,
+    // which only tempo.yaml's dimensions make.
+    let uids = grafana::datasource_types(&datasources_doc());
+    let span = tempo::dimension_labels(&tempo_doc(), tempo::Processor::SpanMetrics).unwrap();
+    let graph = tempo::dimension_labels(&tempo_doc(), tempo::Processor::ServiceGraphs).unwrap();
+    for l in ["service_namespace", "deployment_environment_name"] {
+        assert!(
+            span.contains(l) && graph.contains(l),
+            "{l}: {span:?} {graph:?}"
+        );
+    }
+    let mut bare = tempo_doc();
+    for key in ["span_metrics", "service_graphs"] {
+        [
+            "overrides",
+            "defaults",
+            "metrics_generator",
+            "processor",
+            key,
+        ]
+        .iter()
+        .try_fold(&mut bare, |v, k| v.get_mut(*k))
+        .and_then(Value::as_mapping_mut)
+        .expect("tempo.yaml has the processor's overrides")
+        .remove("dimensions")
+        .expect("tempo.yaml sets dimensions");
+    }
+    let without = known_labels_with(&mimir_doc(), &bare);
+    // One letter off in tempo.yaml: the label is then service_namspace.
+    let typo: Value = serde_yaml_ng::from_str(&read_text(&path("tempo.yaml")).unwrap().replace(
+        "dimensions: [service.namespace,",
+        "dimensions: [service.namspace,",
+    ))
+    .unwrap();
+    assert!(
+        tempo::dimension_labels(&typo, tempo::Processor::SpanMetrics)
+            .unwrap()
+            .contains("service_namspace")
+    );
+    let with_typo = known_labels_with(&mimir_doc(), &typo);
+    for file in ["service-overview.json", "errors.json", "service-graph.json"] {
+        let (_, d) = dashboards().into_iter().find(|(f, _)| f == file).unwrap();
+        for known in [&without, &with_typo] {
+            let problems = grafana::check_label_names(&d, &uids, known);
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.contains("has no label \"service_namespace\"")),
+                "{file}: {problems:#?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -587,46 +858,78 @@ fn mimir_queries_in(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The problems of a script's Mimir queries: unreadable, a metric not in known-metrics.txt,
+/// a label its metric does not have (`labels`).
+fn script_label_problems(
+    file: &str,
+    queries: &[String],
+    labels: &grafana::KnownLabels,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for q in queries {
+        let scan = match stack_check::promql::scan(q) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("{file}: cannot read {q:?}: {e}"));
+                continue;
+            }
+        };
+        for n in scan.names.iter().filter(|n| !labels.contains_key(*n)) {
+            problems.push(format!(
+                "{file}: {q}: metric {n:?} is not in known-metrics.txt"
+            ));
+        }
+        for (metric, used) in &scan.selectors {
+            let Some(metric) = metric else { continue };
+            let Some(Some(have)) = labels.get(metric) else {
+                continue;
+            };
+            for l in used.iter().filter(|l| !have.contains(*l)) {
+                problems.push(format!("{file}: {q}: {metric:?} has no label {l:?}"));
+            }
+        }
+    }
+    problems
+}
+
 #[test]
 fn scripts_query_only_known_metrics_and_labels() {
-    let known = grafana::parse_known_metrics(&known_metrics_text());
     let labels = known_labels();
     let mut problems = Vec::new();
     let mut app = 0;
+    let mut resource = 0;
     let mut scripts = Vec::new();
     files_under(&path("scripts"), &mut scripts);
     for f in scripts {
         let file = f.file_name().unwrap().to_string_lossy().into_owned();
-        for q in mimir_queries_in(&read_text(&f).unwrap()) {
-            let scan = match stack_check::promql::scan(&q) {
-                Ok(s) => s,
-                Err(e) => {
-                    problems.push(format!("{file}: cannot read {q:?}: {e}"));
-                    continue;
-                }
+        let queries = mimir_queries_in(&read_text(&f).unwrap());
+        problems.extend(script_label_problems(&file, &queries, &labels));
+        for q in &queries {
+            let Ok(scan) = stack_check::promql::scan(q) else {
+                continue;
             };
-            for n in scan.names.iter().filter(|n| !known.contains(*n)) {
-                problems.push(format!(
-                    "{file}: {q}: metric {n:?} is not in known-metrics.txt"
-                ));
-            }
             app += scan
                 .names
                 .iter()
                 .filter(|n| !tempo::is_generator_name(n))
                 .count();
-            for (metric, used) in &scan.selectors {
-                let Some(Some(have)) = metric.as_ref().and_then(|m| labels.get(m)) else {
-                    continue;
-                };
-                for l in used.iter().filter(|l| !have.contains(*l)) {
-                    problems.push(format!("{file}: {q}: {metric:?} has no label {l:?}"));
-                }
-            }
+            resource += usize::from(scan.matchers.iter().any(|m| m.name == "service_namespace"));
         }
     }
     assert_none("metrics the scripts query", problems);
     assert!(app >= 1, "expected e2e.sh to query an app metric in Mimir");
+    assert!(
+        resource >= 3,
+        "expected e2e.sh's step-6 checks on service_namespace (target_info, an app metric, the span metrics)"
+    );
+    // Not vacuous: one letter off in a label of the step-6 checks fails.
+    let typo =
+        ["target_info{service_name=\"user-service\", service_namspace=\"workshop\"}".to_owned()];
+    let problems = script_label_problems("e2e.sh", &typo, &labels);
+    assert!(
+        problems.len() == 1 && problems[0].contains("has no label \"service_namspace\""),
+        "{problems:#?}"
+    );
 }
 
 #[test]
@@ -777,9 +1080,21 @@ fn dashboards_query_only_what_loki_stores_for_otlp_logs() {
     let text = serde_json::to_string(&overview).unwrap();
     for (from, to, want) in [
         (
-            r#"{service_name=~\"$service\"}"#,
-            r#"{service=~\"$service\"}"#,
+            r#"{service_name=~\"$service\""#,
+            r#"{service=~\"$service\""#,
             "stream label \"service\" is not one Loki indexes",
+        ),
+        // One letter off in step 6's namespace label.
+        (
+            r#"service_namespace=~\"$namespace\", deployment_environment_name=~\"$environment\"} |"#,
+            r#"service_namspace=~\"$namespace\", deployment_environment_name=~\"$environment\"} |"#,
+            "stream label \"service_namspace\" is not one Loki indexes",
+        ),
+        // A resource attribute that is structured metadata, not a label, in the selector.
+        (
+            r#"deployment_environment_name=~\"$environment\"} |"#,
+            r#"deployment_environment_name=~\"$environment\", service_instance_id!=\"\"} |"#,
+            "\"service_instance_id\" is structured metadata, not an index label",
         ),
         (
             r#"| severity_text=~"#,
