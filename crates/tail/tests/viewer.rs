@@ -134,6 +134,11 @@ async fn the_step3_chain_prints_as_one_waterfall() {
         "{}",
         block[0]
     );
+    // The slides show this very waterfall (`TAIL_DUMP=path`).
+    if let Ok(path) = std::env::var("TAIL_DUMP") {
+        let text = format!("trace {}\n", block.join("\n"));
+        std::fs::write(&path, text).unwrap_or_else(|err| panic!("TAIL_DUMP {path}: {err}"));
+    }
     let send = format!("send {topic}");
     let process = format!("process {topic}");
     let chain = [
