@@ -89,8 +89,12 @@ impl OutboxRelay {
         let mut topics = None;
         loop {
             match self.publish_due(&mut topics).await {
-                Ok(()) => {
-                    self.kafka_outage.succeeded();
+                Ok(published) => {
+                    // Only a publish says Kafka is back: with nothing due (or every due row
+                    // still locked by a transaction being rolled back), Kafka was not asked.
+                    if published > 0 {
+                        self.kafka_outage.succeeded();
+                    }
                     self.database_outage.succeeded();
                 }
                 Err(RelayError::Kafka(err)) => self.kafka_outage.failed(&err),
@@ -107,8 +111,9 @@ impl OutboxRelay {
 
     /// Publish the events that were never published, or not confirmed in time, a batch per
     /// transaction. Rows are locked with `SKIP LOCKED`, so several instances of the service
-    /// can relay side by side.
-    async fn publish_due(&self, topics: &mut Option<TopicAdmin>) -> Result<(), RelayError> {
+    /// can relay side by side. Returns how many events it published.
+    async fn publish_due(&self, topics: &mut Option<TopicAdmin>) -> Result<usize, RelayError> {
+        let mut total = 0;
         loop {
             let mut tx = self.pool.begin().await?;
             let batch: Vec<PendingEvent> = sqlx::query_as(
@@ -122,7 +127,7 @@ impl OutboxRelay {
             .fetch_all(&mut *tx)
             .await?;
             if batch.is_empty() {
-                return Ok(());
+                return Ok(total);
             }
             // Asked before every batch, not once: the broker may have lost the topic since.
             if self.ensure_topic(topics).await? == TopicState::Created {
@@ -162,6 +167,7 @@ impl OutboxRelay {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            total += published.len();
             if let Some(err) = failure {
                 return Err(err);
             }
