@@ -16,6 +16,7 @@ const PICTURES = [
   { image: 'static/images/trace-post-users.svg', script: 'scripts/waterfall.mjs', data: 'data/trace-post-users.json' },
   { image: 'static/images/metrics-http-server-duration.svg', script: 'scripts/histogram.mjs', data: 'data/metrics-http-server-duration.json' },
   { image: 'static/images/logs-user-service.svg', script: 'scripts/logrecord.mjs', data: 'data/logs-user-service.json' },
+  { image: 'static/images/tail-step3-sign-up.svg', script: 'scripts/tail-waterfall.mjs', data: 'data/tail-step3-sign-up.txt' },
 ];
 
 test('every picture is what its script draws from its captured data', async (t) => {
