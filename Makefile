@@ -7,7 +7,7 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-# Prerequisites run in the order they are written (test: services lint test-rust).
+# Prerequisites run in the order they are written (test: services lint test-rust …).
 .NOTPARALLEL:
 MAKEFLAGS += --no-print-directory
 
@@ -38,6 +38,7 @@ help: ## Show this help (the default target)
 	@echo "  COLLECTOR=alloy  'make up' with Grafana Alloy instead of the OpenTelemetry Collector (default: otelcol)"
 	@echo "  PYROSCOPE=1      'make up' also starts Pyroscope"
 	@echo "  TALK=conference  'make slides' and 'make slides-build' show the conference cut (45 min, workshop-only slides hidden); default: workshop, every slide"
+	@echo "  BOOK_PORT=3001   the port of 'make book' (3000 is Grafana's)"
 
 services: ## Make PostgreSQL :5432, Redis :6379 and Kafka :9092 reachable on 127.0.0.1 (installs what is missing)
 	@$(SERVICES) up
@@ -60,7 +61,7 @@ check: services ## Run step STEP's contract tests against its crate (e.g. after 
 	echo "==> check: $$pkg against the step-$(STEP) contract"; \
 	$(CARGO) test -p "$$pkg" --test contract
 
-test: services lint test-rust test-slides ## What CI runs: services, then lint, then the Rust tests, then the slide deck
+test: services lint test-rust test-slides test-book ## What CI runs: services, then lint, then the Rust tests, then the slide deck, then the book
 
 lint: ## Check formatting (cargo fmt --check) and run clippy with warnings as errors
 	@echo "==> lint: formatting (cargo fmt --check)"
@@ -149,3 +150,43 @@ slides-pdf: slides-build ## Export the deck to slides/slides.pdf, one page per s
 test-slides: slides-build ## Build the deck, then test every slide in headless Chromium, and the PDF export
 	@echo "==> test: slides (headless Chromium)"
 	cd $(SLIDES) && node --test test/
+
+# --- the workshop book (book/, see book/src/introduction.md) -----------------------------------
+# mdBook, pinned in scripts/book-tools.sh (cargo install --locked into ~/.cargo/bin), renders
+# book/src into book/build/; mermaid comes from the deck's npm packages, copied into book/theme/.
+# crates/book-check checks what mdBook lets through (empty includes, broken links and anchors,
+# stale generated pages) and regenerates book/src/generated/.
+BOOK := $(ROOT)/book
+BOOK_PORT ?= 3001
+MDBOOK ?= mdbook
+# where `cargo install` put mdbook, first on PATH for the book's recipes
+BOOK_PATH := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin:$(PATH)
+
+.PHONY: book book-build book-deps book-gen test-book
+
+book: book-deps ## Read the workshop book: serve it with live reload on http://127.0.0.1:3001 (BOOK_PORT=…; 3000 is Grafana)
+	@echo "==> book: serving http://127.0.0.1:$(BOOK_PORT) with live reload (Ctrl-C stops)"
+	@cd $(BOOK) && PATH="$(BOOK_PATH)" $(MDBOOK) serve --hostname 127.0.0.1 --port $(BOOK_PORT)
+
+book-build: book-deps ## Build the book into book/build/ (static; open book/build/index.html); fails on any mdBook error
+	@echo "==> book: mdbook build"
+	@cd $(BOOK) && out=$$(PATH="$(BOOK_PATH)" $(MDBOOK) build 2>&1) || { printf '%s\n' "$$out"; exit 1; }; \
+	printf '%s\n' "$$out"; \
+	if grep -q 'ERROR' <<<"$$out"; then echo "==> error: mdBook reported an error (above)" >&2; exit 1; fi
+
+test-book: book-build ## Build the book, then check it: includes give text, links and anchors resolve, generated pages are fresh
+	@echo "==> test: book (crates/book-check)"
+	$(CARGO) run -q -p book-check --locked -- built $(BOOK)/build
+	$(CARGO) run -q -p book-check --locked -- check
+	$(CARGO) test -q -p book-check --locked
+	@if [ -f $(ROOT)/scripts/book-k8s-check.sh ]; then \
+	  echo "==> test: book, production chapter (scripts/book-k8s-check.sh)"; bash $(ROOT)/scripts/book-k8s-check.sh; \
+	else \
+	  echo "==> book: scripts/book-k8s-check.sh is not there yet: the production chapter's Kubernetes checks are skipped"; \
+	fi
+
+book-gen: ## Write the book's generated pages again (book/src/generated/: make help, telemetry names, the latest bench run)
+	$(CARGO) run -q -p book-check --locked -- generate
+
+book-deps: ## Install the book's tools unless present: mdBook 0.5 (cargo install, pinned; ≈8½ min once), mermaid (from the deck's npm packages)
+	@bash $(ROOT)/scripts/book-tools.sh
