@@ -15,6 +15,20 @@ pub mod step6;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::otlp::AttrValue;
+
+/// An attribute as a JSON value of its own type, for the captures the slides draw from
+/// (`METRICS_DUMP`, `LOGS_DUMP`).
+pub(crate) fn attribute_json(value: &AttrValue) -> Value {
+    match value {
+        AttrValue::String(s) => Value::from(s.as_str()),
+        AttrValue::Int(i) => Value::from(*i),
+        AttrValue::Bool(b) => Value::from(*b),
+        AttrValue::Double(d) => Value::from(*d),
+        other => Value::from(other.to_string()),
+    }
+}
+
 /// Asserts an error response: the status, and a JSON body `{ "error": "<non-empty text>" }`.
 #[track_caller]
 pub fn assert_json_error(what: &str, (status, body): &(StatusCode, Value), expected: StatusCode) {

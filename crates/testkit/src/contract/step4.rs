@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 
 use super::step2::{Protocol, exporting_to};
-use crate::otlp::{AttrValue, MetricKind, MetricPoint, OtlpReceiver, PointValue, Temporality};
+use crate::otlp::{MetricKind, MetricPoint, OtlpReceiver, PointValue, Temporality};
 use crate::{Stack, StackOptions, StepBinaries};
 
 const EMAIL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -287,13 +287,6 @@ async fn request_metrics_count_every_request(binaries: &StepBinaries, protocol: 
 /// (`METRICS_DUMP=path`), the latest of each series: the slides draw their histogram from
 /// the points this test received.
 fn dump_histograms(points: &[&MetricPoint], protocol: Protocol, path: &str) {
-    let attribute = |value: &AttrValue| match value {
-        AttrValue::String(s) => serde_json::json!(s),
-        AttrValue::Int(i) => serde_json::json!(i),
-        AttrValue::Bool(b) => serde_json::json!(b),
-        AttrValue::Double(d) => serde_json::json!(d),
-        other => serde_json::json!(other.to_string()),
-    };
     let series: Vec<serde_json::Value> = points
         .iter()
         .filter_map(|point| {
@@ -311,7 +304,7 @@ fn dump_histograms(points: &[&MetricPoint], protocol: Protocol, path: &str) {
             let attributes: serde_json::Map<String, serde_json::Value> = point
                 .attributes
                 .iter()
-                .map(|(key, value)| (key.clone(), attribute(value)))
+                .map(|(key, value)| (key.clone(), super::attribute_json(value)))
                 .collect();
             Some(serde_json::json!({
                 "attributes": attributes,

@@ -224,13 +224,6 @@ async fn log_records_carry_their_request_context(binaries: &StepBinaries, protoc
 /// line stdout printed for the same event: the slides show the two outputs of one event
 /// from what this test received.
 fn dump_records(records: &[LogRecord], stdout: &str, protocol: Protocol, path: &str) {
-    let value = |value: &AttrValue| match value {
-        AttrValue::String(s) => serde_json::json!(s),
-        AttrValue::Int(i) => serde_json::json!(i),
-        AttrValue::Bool(b) => serde_json::json!(b),
-        AttrValue::Double(d) => serde_json::json!(d),
-        other => serde_json::json!(other.to_string()),
-    };
     let events: Vec<Value> = ["user created", "cache miss", "a warning"]
         .into_iter()
         .map(|body| {
@@ -242,7 +235,7 @@ fn dump_records(records: &[LogRecord], stdout: &str, protocol: Protocol, path: &
             let attributes: serde_json::Map<String, Value> = record
                 .attributes
                 .iter()
-                .map(|(key, v)| (key.clone(), value(v)))
+                .map(|(key, v)| (key.clone(), super::attribute_json(v)))
                 .collect();
             serde_json::json!({
                 "stdout": line,
