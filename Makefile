@@ -109,8 +109,8 @@ tail: ## See a running step's traces, logs and metrics in the terminal, no Docke
 	@$(CARGO) build -q -p otel-tail --locked
 	@"$${CARGO_TARGET_DIR:-$(ROOT)/target}/debug/otel-tail" $(ARGS)
 
-load: ## Send mixed traffic to a running user-service (URL=…, DURATION=30s or REQUESTS=n, CONCURRENCY=n)
-	$(CARGO) run -p loadgen --release -- $(if $(URL),--url $(URL)) $(if $(DURATION),--duration $(DURATION)) $(if $(REQUESTS),--requests $(REQUESTS)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY))
+load: ## Send mixed traffic to a running user-service (URL=…, DURATION=30s or REQUESTS=n, CONCURRENCY=n, RATE=n requests/s)
+	$(CARGO) run -p loadgen --release -- $(if $(URL),--url $(URL)) $(if $(DURATION),--duration $(DURATION)) $(if $(REQUESTS),--requests $(REQUESTS)) $(if $(CONCURRENCY),--concurrency $(CONCURRENCY)) $(if $(RATE),--rate $(RATE))
 
 otlp-smoke: ## Send one span, metric point and log with curl to :4318, then find them in Tempo, Mimir and Loki
 	@bash $(ROOT)/docker/scripts/otlp-smoke.sh
