@@ -142,6 +142,12 @@ impl TraceItem {
                 .as_deref()
                 .is_none_or(|parent| !ids.contains_key(parent))
         };
+        // Children by parent, each list in start order: one pass, not a scan per span.
+        let mut children: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
+        for span in spans.iter().filter(|s| !is_root(s)) {
+            let parent = span.parent_span_id.as_deref().unwrap_or_default();
+            children.entry(parent).or_default().push(span);
+        }
         let mut rows = Vec::with_capacity(spans.len());
         let mut stack: Vec<(&Span, usize)> = spans
             .iter()
@@ -151,10 +157,9 @@ impl TraceItem {
             .collect();
         while let Some((span, depth)) = stack.pop() {
             rows.push(SpanRow::new(span, depth, start, &ids));
-            let children = spans
-                .iter()
-                .filter(|c| c.parent_span_id.as_deref() == Some(span.span_id.as_str()));
-            stack.extend(children.rev().map(|c| (c, depth + 1)));
+            if let Some(kids) = children.get(span.span_id.as_str()) {
+                stack.extend(kids.iter().rev().map(|c| (*c, depth + 1)));
+            }
         }
         TraceItem {
             trace_id: spans
