@@ -25,7 +25,7 @@ SERVICES := bash $(ROOT)/scripts/services.sh
 STEPS := $(shell ls -d $(ROOT)/steps/step*-* 2>/dev/null | sed -nE 's#^.*/step([0-9]+)-[^/]*$$#\1#p' | sort -n | tr '\n' ' ')
 STEP ?= $(lastword $(STEPS))
 
-.PHONY: help services services-status clean-services run diff check test lint test-rust fmt
+.PHONY: help services services-status clean-services run diff check exercise exercise-diff test-exercises test lint test-rust fmt
 
 help: ## Show this help (the default target)
 	@echo "Usage: make <target> [STEP=n]"
@@ -34,7 +34,9 @@ help: ## Show this help (the default target)
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables:"
-	@echo "  STEP=n           the step 'make run', 'make diff' and 'make check' work on (steps/step<n>-*); default: $(STEP), the highest; available: $(strip $(STEPS))"
+	@echo "  STEP=n           the step 'make run', 'make diff', 'make exercise' and 'make check' work on (steps/step<n>-*); default: $(STEP), the highest; available: $(strip $(STEPS))"
+	@echo "  TEST=name        'make check' runs only the contract tests whose names contain it"
+	@echo "  FORCE=1          'make exercise' makes a fresh copy even if you have one (yours is moved aside, not deleted)"
 	@echo "  COLLECTOR=alloy  'make up' with Grafana Alloy instead of the OpenTelemetry Collector (default: otelcol)"
 	@echo "  PYROSCOPE=1      'make up' also starts Pyroscope"
 	@echo "  TALK=conference  'make slides' and 'make slides-build' show the conference cut (45 min, workshop-only slides hidden); default: workshop, every slide"
@@ -55,13 +57,20 @@ run: ## Build and run step STEP: email-service in the background, user-service i
 diff: ## Show what step STEP adds to the step before it: a stat, then the code diff (new files in full, READMEs left out)
 	@bash $(ROOT)/scripts/diff-step.sh "$(STEP)"
 
-check: services ## Run step STEP's contract tests against its crate (e.g. after your own changes in a workshop)
-	@pkg=$$(basename "$$(ls -d $(ROOT)/steps/step$(STEP)-* 2>/dev/null | head -1)"); \
-	if [ -z "$$pkg" ]; then echo "==> error: no steps/step$(STEP)-* (available: $(strip $(STEPS)))" >&2; exit 2; fi; \
-	echo "==> check: $$pkg against the step-$(STEP) contract"; \
-	$(CARGO) test -p "$$pkg" --test contract
+check: services ## Grade step STEP: its contract tests against your copy in exercises/ if you made one (make exercise), else against steps/; TEST=name runs only the tests whose names contain it
+	@$(CARGO) run -q -p exercise --locked -- check "$(STEP)" $(TEST)
 
-test: services lint test-rust test-slides test-book ## What CI runs: services, then lint, then the Rust tests, then the slide deck, then the book
+exercise: ## Make your copy of step STEP for the book's exercise: exercises/step<n>-*/ (git-ignored), the lesson's code replaced by TODO(exercise n); FORCE=1 starts again (the old copy is kept)
+	@$(CARGO) run -q -p exercise --locked -- prepare "$(STEP)" $(if $(filter 1 true yes,$(FORCE)),--force)
+
+exercise-diff: ## Show what your copy of step STEP (exercises/) changes against the solution (steps/): spoilers
+	@$(CARGO) run -q -p exercise --locked -- diff "$(STEP)"
+
+test-exercises: services ## Every exercise starter (made in target/exercise-selftest/) builds, fails its exercise's tests and says what to do next
+	@echo "==> test: exercise starters (crates/exercise)"
+	$(CARGO) run -q -p exercise --locked -- selftest
+
+test: services lint test-rust test-exercises test-slides test-book ## What CI runs: services, then lint, then the Rust tests, the exercise starters, the slide deck, then the book
 
 lint: ## Check formatting (cargo fmt --check) and run clippy with warnings as errors
 	@echo "==> lint: formatting (cargo fmt --check)"

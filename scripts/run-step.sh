@@ -5,13 +5,15 @@
 #
 # 1. checks that steps/step<N>-* exists (else lists the steps there are),
 # 2. makes the dependencies reachable (scripts/services.sh up),
-# 3. builds the package (cargo build -p step<N>-… --bins),
+# 3. builds the package (cargo build -p step<N>-… --bins), or your copy of it in
+#    exercises/step<N>-…/ if `make exercise STEP=N` made one (binaries exercise<N>-…),
 # 4. starts step<N>-email-service in the background and step<N>-user-service, and stops
 #    both together (SIGTERM, then waits) on Ctrl-C, or as soon as one of them exits.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
+exercises_dir=$REPO_ROOT/exercises
 
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 if ! command -v cargo >/dev/null 2>&1 && [[ -x $CARGO_BIN/cargo ]]; then
@@ -47,14 +49,28 @@ fi
 package=$(basename "${dirs[0]}")
 user_bin="step$step-user-service"
 email_bin="step$step-email-service"
+build_dir=$REPO_ROOT
+# Your copy of the step (`make exercise STEP=N`), if you made one, runs instead of the solution.
+copy="$exercises_dir/$package"
+if [[ -f $copy/Cargo.toml ]]; then
+  log "running your copy in exercises/$package/ (made by make exercise STEP=$step), not steps/$package/: move or delete it to run the solution"
+  user_bin="exercise$step-user-service"
+  email_bin="exercise$step-email-service"
+  build_dir=$copy
+fi
 
 "$REPO_ROOT/scripts/services.sh" up
 
-log "building $package (cargo build -p $package --bins)…"
-cargo build -p "$package" --bins
+if [[ $build_dir == "$REPO_ROOT" ]]; then
+  log "building $package (cargo build -p $package --bins)…"
+  cargo build -p "$package" --bins
+else
+  log "building your copy (cargo build --bins in exercises/$package/)…"
+  (cd "$build_dir" && cargo build --bins)
+fi
 
 # Where cargo put the binaries (honours CARGO_TARGET_DIR and .cargo/config.toml).
-target_dir=$(cargo metadata --format-version 1 --no-deps |
+target_dir=$(cd "$build_dir" && cargo metadata --format-version 1 --no-deps |
   sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 bin_dir="${target_dir:-$REPO_ROOT/target}/debug"
 for bin in "$user_bin" "$email_bin"; do

@@ -8,6 +8,7 @@
 //! | `telemetry-names.md` | the highest step's code: its spans (`info_span!`, `#[instrument]`), their attributes, its metric instruments (name, kind, unit, description) and their attributes |
 //! | `bench-summary.md` | the latest committed `bench/results/*/README.md`: the run's description and its summary table |
 //! | `bench-cpu-per-request.svg` | that run's plot, copied: mdBook only publishes what is under `book/src` |
+//! | `deck-<name>.svg` | the deck's pictures drawn from telemetry a test captured (`slides/static/images/<name>.svg`: a trace waterfall, a histogram, log records, a `make tail` terminal), copied |
 
 use crate::inventory::step_dirs;
 use crate::{Problem, display_path};
@@ -53,7 +54,34 @@ pub fn all(repo: &Path) -> Result<Vec<Generated>, String> {
     let svg = repo.join(&run).join("cpu-per-request.svg");
     let plot = std::fs::read(&svg).map_err(|e| format!("{}: {e}", display_path(&svg)))?;
     files.push(generated("bench-cpu-per-request.svg", plot));
+    files.extend(deck_pictures(repo)?);
     Ok(files)
+}
+
+/// Where the deck keeps its pictures drawn from captured telemetry (slides/README.md says how
+/// each is drawn, and the deck's tests that each matches its data).
+pub const DECK_PICTURES: &str = "slides/static/images";
+
+/// The deck's pictures, for the book (none when the folder is not there).
+fn deck_pictures(repo: &Path) -> Result<Vec<Generated>, String> {
+    let dir = repo.join(DECK_PICTURES);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut svgs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "svg"))
+        .collect();
+    svgs.sort();
+    svgs.into_iter()
+        .map(|path| {
+            let bytes =
+                std::fs::read(&path).map_err(|e| format!("{}: {e}", display_path(&path)))?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            Ok(generated(&format!("deck-{name}"), bytes))
+        })
+        .collect()
 }
 
 /// Writes every generated file; returns those that changed.

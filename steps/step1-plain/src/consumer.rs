@@ -225,8 +225,10 @@ impl WelcomeEmailConsumer {
                 return Outcome::Done;
             }
         };
+        // ANCHOR: idempotency_key
         // One email per event, however often the event arrives.
         let idempotency_key = format!("user.created/{}", event.id);
+        // ANCHOR_END: idempotency_key
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=MAX_ATTEMPTS {
             let send = self
@@ -235,7 +237,10 @@ impl WelcomeEmailConsumer {
             match send.await {
                 Ok(()) => {
                     tracing::info!("welcome email sent");
+                    // ANCHOR: confirm_sent
+                    // The email-service has the email: only now is the event done with.
                     self.confirm(message).await;
+                    // ANCHOR_END: confirm_sent
                     return Outcome::Done;
                 }
                 Err(err) if attempt < MAX_ATTEMPTS => {
