@@ -66,7 +66,7 @@ exercise: ## Make your copy of step STEP for the book's exercise: exercises/step
 exercise-diff: ## Show what your copy of step STEP (exercises/) changes against the solution (steps/): spoilers
 	@$(CARGO) run -q -p exercise --locked -- diff "$(STEP)"
 
-test-exercises: services ## Every exercise starter (made in target/exercise-selftest/) builds, fails its exercise's tests and says what to do next
+test-exercises: services ## Every exercise starter (made in target/exercise-selftest/) builds, fails its exercise's tests and says what to do next; with the solution put back, passes them
 	@echo "==> test: exercise starters (crates/exercise)"
 	$(CARGO) run -q -p exercise --locked -- selftest
 

@@ -12,8 +12,8 @@
 use anyhow::{Context, Result, bail};
 use exercise::catalog::{EXERCISES, Exercise, exercise};
 use exercise::check::{Target, TestRun, advise, run_contract};
-use exercise::starter::{TODO_MARK, prepare};
-use exercise::{EXERCISES_DIR, copy_dir, dir_name, repo_root, shown, solution_dir};
+use exercise::starter::{MadeCopy, TODO_MARK, make_copy, prepare};
+use exercise::{copy_dir, dir_name, repo_root, shown, solution_dir};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -74,39 +74,41 @@ fn exercise_of(step: u32) -> Result<&'static Exercise> {
 /// FORCE=1 moved aside.
 fn prepare_copy(root: &Path, step: u32, force: bool) -> Result<bool> {
     let exercise = exercise_of(step)?;
-    let solution = solution_dir(root, step)?;
-    let dest = copy_dir(root, &solution);
-    let shown_dest = shown(root, &dest);
-    if dest.exists() {
-        if !force {
-            eprintln!(
-                "==> exercise: your copy {shown_dest}/ exists already, and may hold your work: left as it is.\n    make check STEP={step} grades it; make exercise STEP={step} FORCE=1 starts again from a fresh starter (your copy is kept beside it)."
+    match make_copy(root, exercise, force)? {
+        MadeCopy::Kept { dest } => {
+            println!(
+                "==> exercise: your copy {}/ exists already, and may hold your work: left as it is.\n    make check STEP={step} grades it; make exercise STEP={step} FORCE=1 starts again from a fresh starter (your copy is kept beside it).",
+                shown(root, &dest)
             );
-            return Ok(false);
         }
-        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-        let kept = dest.with_file_name(format!("{}.old-{stamp}", dir_name(&dest)));
-        std::fs::rename(&dest, &kept).with_context(|| format!("moving {shown_dest} aside"))?;
-        println!(
-            "==> exercise: your previous copy is now {}/",
-            shown(root, &kept)
-        );
+        MadeCopy::Fresh {
+            dest,
+            solution,
+            moved_aside,
+            todos,
+        } => {
+            if let Some(kept) = moved_aside {
+                println!(
+                    "==> exercise: your previous copy is now {}/",
+                    shown(root, &kept)
+                );
+            }
+            let shown_dest = shown(root, &dest);
+            println!(
+                "==> exercise {step}: {} ({} minutes): your copy of {}/ is {shown_dest}/ (git ignores it)",
+                exercise.title,
+                exercise.minutes,
+                shown(root, &solution)
+            );
+            println!("    Write the code where it says TODO(exercise {step}):");
+            for todo in &todos {
+                println!("      {shown_dest}/{}:{}", todo.file, todo.line);
+            }
+            println!(
+                "    The task and hints: {shown_dest}/EXERCISE.md, and the book's chapter \"Step {step}\" (make book).\n    make run STEP={step} runs your copy; make check STEP={step} grades it (a fresh copy fails: that is where you start)."
+            );
+        }
     }
-    std::fs::create_dir_all(root.join(EXERCISES_DIR))?;
-    let todos = prepare(root, exercise, &solution, &dest)?;
-    println!(
-        "==> exercise {step}: {} ({} minutes): your copy of {}/ is {shown_dest}/ (git ignores it)",
-        exercise.title,
-        exercise.minutes,
-        shown(root, &solution)
-    );
-    println!("    Write the code where it says TODO(exercise {step}):");
-    for todo in &todos {
-        println!("      {shown_dest}/{}:{}", todo.file, todo.line);
-    }
-    println!(
-        "    The task and hints: {shown_dest}/EXERCISE.md, and the book's chapter \"Step {step}\" (make book).\n    make run STEP={step} runs your copy; make check STEP={step} grades it (a fresh copy fails: that is where you start)."
-    );
     Ok(true)
 }
 
@@ -239,7 +241,7 @@ fn selftest(root: &Path, steps: &[u32]) -> Result<bool> {
     }
     if problems.is_empty() {
         println!(
-            "==> test-exercises: every starter builds, fails its exercise's tests and says what to do next"
+            "==> test-exercises: every starter builds, fails its exercise's tests, says what to do next, and passes them with the solution's code put back"
         );
         Ok(true)
     } else {

@@ -22,6 +22,53 @@ pub struct TodoPlace {
     pub text: String,
 }
 
+/// What `make exercise` did.
+#[derive(Debug)]
+pub enum MadeCopy {
+    /// The attendee's copy was there: left as it is (it may hold their work).
+    Kept { dest: PathBuf },
+    /// A fresh starter in `dest`; with FORCE, the previous copy was moved to `moved_aside`.
+    Fresh {
+        dest: PathBuf,
+        solution: PathBuf,
+        moved_aside: Option<PathBuf>,
+        todos: Vec<TodoPlace>,
+    },
+}
+
+/// `make exercise STEP=n [FORCE=1]`: the attendee's copy `exercises/step<n>-<name>/`. An
+/// existing copy is never overwritten: kept, or with `force` renamed to
+/// `step<n>-<name>.old-<date>-<time>` beside the fresh one.
+pub fn make_copy(root: &Path, exercise: &Exercise, force: bool) -> Result<MadeCopy> {
+    let solution = crate::solution_dir(root, exercise.step)?;
+    let dest = crate::copy_dir(root, &solution);
+    let mut moved_aside = None;
+    if dest.exists() {
+        if !force {
+            return Ok(MadeCopy::Kept { dest });
+        }
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        let mut kept = dest.with_file_name(format!("{}.old-{stamp}", crate::dir_name(&dest)));
+        // Two FORCEs within a second: do not overwrite the first one's.
+        let mut n = 1;
+        while kept.exists() {
+            n += 1;
+            kept = dest.with_file_name(format!("{}.old-{stamp}-{n}", crate::dir_name(&dest)));
+        }
+        std::fs::rename(&dest, &kept)
+            .with_context(|| format!("moving {} aside", dest.display()))?;
+        moved_aside = Some(kept);
+    }
+    std::fs::create_dir_all(root.join(crate::EXERCISES_DIR))?;
+    let todos = prepare(root, exercise, &solution, &dest)?;
+    Ok(MadeCopy::Fresh {
+        dest,
+        solution,
+        moved_aside,
+        todos,
+    })
+}
+
 /// Makes the starter of `exercise` from the step's crate `solution` in `dest`, which must not
 /// exist. `root` is the repository root (its Cargo.toml and Cargo.lock are copied).
 pub fn prepare(

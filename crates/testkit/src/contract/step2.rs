@@ -272,7 +272,13 @@ async fn trace_context_and_child_spans(binaries: &StepBinaries, protocol: Protoc
                 && spans.iter().any(|s| s.name == "cache_put_user")
         })
         .await
-        .unwrap_or_else(|err| panic!("{err}"));
+        .unwrap_or_else(|err| {
+            panic!(
+                "no span of the caller's trace {trace_id}: the server span must continue the \
+                 trace of the request's `traceparent` header (the global propagator reads it, \
+                 and the span takes its context as parent): {err}"
+            )
+        });
 
     let server = spans
         .iter()
