@@ -50,6 +50,7 @@ package=$(basename "${dirs[0]}")
 user_bin="step$step-user-service"
 email_bin="step$step-email-service"
 build_dir=$REPO_ROOT
+running=$package
 # Your copy of the step (`make exercise STEP=N`), if you made one, runs instead of the solution.
 copy="$exercises_dir/$package"
 if [[ -f $copy/Cargo.toml ]]; then
@@ -57,6 +58,7 @@ if [[ -f $copy/Cargo.toml ]]; then
   user_bin="exercise$step-user-service"
   email_bin="exercise$step-email-service"
   build_dir=$copy
+  running="your copy, exercises/$package"
 fi
 
 "$REPO_ROOT/scripts/services.sh" up
@@ -131,7 +133,7 @@ pids+=($!)
 pids+=($!)
 
 cat <<EOF
-==> step $step ($package) is running; Ctrl-C stops both services.
+==> step $step ($running) is running; Ctrl-C stops both services.
     user-service:  http://127.0.0.1:8080
     email-service: http://127.0.0.1:8081
     try:

@@ -12,6 +12,7 @@
 use anyhow::{Context, Result, bail};
 use exercise::catalog::{EXERCISES, Exercise, exercise};
 use exercise::check::{Target, TestRun, advise, run_contract};
+use exercise::manifest::Owner;
 use exercise::starter::{MadeCopy, TODO_MARK, make_copy, prepare};
 use exercise::{copy_dir, dir_name, repo_root, shown, solution_dir};
 use std::collections::BTreeSet;
@@ -182,7 +183,7 @@ fn selftest(root: &Path, steps: &[u32]) -> Result<bool> {
             "==> test-exercises: step {step}: a fresh starter in {}/ against its exercise's tests",
             shown(root, &dir)
         );
-        let todos = prepare(root, exercise, &solution, &dir)?;
+        let todos = prepare(root, exercise, &solution, &dir, Owner::Selftest)?;
         let target = Target::Copy {
             dir: dir.clone(),
             solution,

@@ -6,16 +6,37 @@
 use anyhow::{Result, bail};
 use regex::Regex;
 
+/// Whose copy a starter is. Two copies must never share a package name: every copy builds
+/// into the repository's target directory, and cargo hashes a workspace's own package without
+/// its path, so two copies named alike would share their compiled units — one would run the
+/// other's binaries, built from the other's sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// `make exercise`: `exercises/step<n>-<name>/`.
+    Attendee,
+    /// `make test-exercises`: `target/exercise-selftest/step<n>-<name>/`.
+    Selftest,
+}
+
+impl Owner {
+    fn word(self) -> &'static str {
+        match self {
+            Owner::Attendee => "exercise",
+            Owner::Selftest => "selftest",
+        }
+    }
+}
+
 /// The starter's package name: `step2-exercise` (the library keeps the step's crate name,
 /// `step2_traces`, so that the code's `use step2_traces::…` lines stay as they are).
-pub fn package_name(step: u32) -> String {
-    format!("step{step}-exercise")
+pub fn package_name(step: u32, owner: Owner) -> String {
+    format!("step{step}-{}", owner.word())
 }
 
 /// The starter's binaries: `exercise2-user-service`, where the step has `step2-user-service`
 /// (binaries land in the shared `target/debug/`, where the step's would be overwritten).
-pub fn binary_name(step: u32, service: &str) -> String {
-    format!("exercise{step}-{service}")
+pub fn binary_name(step: u32, service: &str, owner: Owner) -> String {
+    format!("{}{step}-{service}", owner.word())
 }
 
 /// `step_manifest` (the step's Cargo.toml) made the starter's. `root_manifest` is the
@@ -26,6 +47,7 @@ pub fn starter_manifest(
     root_manifest: &str,
     step: u32,
     to_root: &str,
+    owner: Owner,
 ) -> Result<String> {
     let name = Regex::new(r#"(?m)^name = "([^"]+)"\s*$"#).expect("valid regex");
     let Some(package) = name.captures(step_manifest).map(|c| c[1].to_owned()) else {
@@ -34,7 +56,7 @@ pub fn starter_manifest(
     let mut text = name
         .replace(
             step_manifest,
-            format!("name = \"{}\"", package_name(step)).as_str(),
+            format!("name = \"{}\"", package_name(step, owner)).as_str(),
         )
         .into_owned();
     let description = Regex::new(r#"(?m)^description = .*$"#).expect("valid regex");
@@ -52,7 +74,7 @@ pub fn starter_manifest(
         if !text.contains(&from) {
             bail!("the step's Cargo.toml names no binary {from}");
         }
-        text = text.replace(&from, &format!("\"{}\"", binary_name(step, service)));
+        text = text.replace(&from, &format!("\"{}\"", binary_name(step, service, owner)));
     }
     if !text.ends_with('\n') {
         text.push('\n');
@@ -139,7 +161,7 @@ rdkafka-sys = { path = "vendor/rdkafka-sys" }
 
     #[test]
     fn renames_the_package_and_binaries_and_keeps_the_library_name() {
-        let text = starter_manifest(STEP, ROOT, 2, "../..").unwrap();
+        let text = starter_manifest(STEP, ROOT, 2, "../..", Owner::Attendee).unwrap();
         assert!(text.contains("name = \"step2-exercise\"\n"), "{text}");
         assert!(
             text.contains("default-run = \"exercise2-user-service\""),
@@ -155,8 +177,19 @@ rdkafka-sys = { path = "vendor/rdkafka-sys" }
     }
 
     #[test]
+    fn the_selftest_copies_have_names_of_their_own() {
+        let text = starter_manifest(STEP, ROOT, 2, "../..", Owner::Selftest).unwrap();
+        assert!(text.contains("name = \"step2-selftest\"\n"), "{text}");
+        assert!(
+            text.contains("name = \"selftest2-email-service\""),
+            "{text}"
+        );
+        assert!(!text.contains("exercise2-"), "{text}");
+    }
+
+    #[test]
     fn carries_the_workspace_tables_with_paths_from_the_copy() {
-        let text = starter_manifest(STEP, ROOT, 2, "../..").unwrap();
+        let text = starter_manifest(STEP, ROOT, 2, "../..", Owner::Attendee).unwrap();
         assert!(text.contains("[workspace]\nresolver = \"3\"\n"), "{text}");
         assert!(!text.contains("members"), "{text}");
         assert!(
@@ -177,7 +210,7 @@ rdkafka-sys = { path = "vendor/rdkafka-sys" }
     #[test]
     fn a_step_without_the_binaries_is_an_error() {
         let manifest = STEP.replace("step2-email-service", "email");
-        let err = starter_manifest(&manifest, ROOT, 2, "../..").unwrap_err();
+        let err = starter_manifest(&manifest, ROOT, 2, "../..", Owner::Attendee).unwrap_err();
         assert!(err.to_string().contains("step2-email-service"), "{err}");
     }
 }

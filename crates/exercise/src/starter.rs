@@ -4,7 +4,7 @@
 //! directory (the dependencies are compiled once for both), and an `EXERCISE.md`.
 
 use crate::catalog::{Edit, Exercise};
-use crate::manifest;
+use crate::manifest::{self, Owner};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -57,10 +57,18 @@ pub fn make_copy(root: &Path, exercise: &Exercise, force: bool) -> Result<MadeCo
         }
         std::fs::rename(&dest, &kept)
             .with_context(|| format!("moving {} aside", dest.display()))?;
+        // The old copy has the new one's package name: built into the shared target directory
+        // it would share the new one's compiled units (manifest::Owner). Without its
+        // .cargo/config.toml, it builds into a target/ of its own, if ever.
+        let config = kept.join(".cargo");
+        if config.exists() {
+            std::fs::remove_dir_all(&config)
+                .with_context(|| format!("removing {}", config.display()))?;
+        }
         moved_aside = Some(kept);
     }
     std::fs::create_dir_all(root.join(crate::EXERCISES_DIR))?;
-    let todos = prepare(root, exercise, &solution, &dest)?;
+    let todos = prepare(root, exercise, &solution, &dest, Owner::Attendee)?;
     Ok(MadeCopy::Fresh {
         dest,
         solution,
@@ -76,6 +84,7 @@ pub fn prepare(
     exercise: &Exercise,
     solution: &Path,
     dest: &Path,
+    owner: Owner,
 ) -> Result<Vec<TodoPlace>> {
     if dest.exists() {
         bail!("{} exists already", dest.display());
@@ -100,9 +109,15 @@ pub fn prepare(
     let to_root = relative_root(root, dest);
     let step_manifest = read(&staging.join("Cargo.toml"))?;
     let root_manifest = read(&root.join("Cargo.toml"))?;
-    let text = manifest::starter_manifest(&step_manifest, &root_manifest, exercise.step, &to_root)?;
+    let text = manifest::starter_manifest(
+        &step_manifest,
+        &root_manifest,
+        exercise.step,
+        &to_root,
+        owner,
+    )?;
     std::fs::write(staging.join("Cargo.toml"), text)?;
-    rename_binaries_in_tests(&staging.join("tests"), exercise.step)?;
+    rename_binaries_in_tests(&staging.join("tests"), exercise.step, owner)?;
     std::fs::copy(root.join("Cargo.lock"), staging.join("Cargo.lock"))
         .context("copying Cargo.lock")?;
     std::fs::create_dir_all(staging.join(".cargo"))?;
@@ -124,9 +139,10 @@ pub fn prepare(
     Ok(todos)
 }
 
-/// `text` with the lines between `// ANCHOR: <anchor>` and `// ANCHOR_END: <anchor>` (the
-/// marker lines included) replaced by the task as a `TODO(exercise N)` comment and the stub,
-/// at the anchor's indentation.
+/// `text` with the lines between `// ANCHOR: <anchor>` and `// ANCHOR_END: <anchor>` replaced
+/// by the task as a `TODO(exercise N)` comment and the stub, at the anchor's indentation. The
+/// marker lines stay: a copy whose region is the solution's again is the solution, line for
+/// line (`make exercise-diff` shows nothing).
 pub fn take_out(
     text: &str,
     edit: &Edit,
@@ -154,7 +170,7 @@ pub fn take_out(
         .chars()
         .take_while(|c| c.is_whitespace())
         .collect();
-    let mut out: Vec<String> = lines[..start].iter().map(|l| l.to_string()).collect();
+    let mut out: Vec<String> = lines[..=start].iter().map(|l| l.to_string()).collect();
     let part = part
         .map(|(i, n)| format!(", part {i} of {n}"))
         .unwrap_or_default();
@@ -171,7 +187,7 @@ pub fn take_out(
             format!("{indent}{line}")
         }
     }));
-    out.extend(lines[end + 1..].iter().map(|l| l.to_string()));
+    out.extend(lines[end..].iter().map(|l| l.to_string()));
     let mut joined = out.join("\n");
     if text.ends_with('\n') {
         joined.push('\n');
@@ -243,13 +259,13 @@ fn exercise_page(exercise: &Exercise, solution: &Path, todos: &[TodoPlace]) -> S
     page
 }
 
-fn rename_binaries_in_tests(tests: &Path, step: u32) -> Result<()> {
+fn rename_binaries_in_tests(tests: &Path, step: u32, owner: Owner) -> Result<()> {
     let mut files = Vec::new();
     rust_files(tests, &mut files)?;
     for path in files {
         let text = read(&path)?;
         let from = format!("CARGO_BIN_EXE_step{step}-");
-        let to = format!("CARGO_BIN_EXE_exercise{step}-");
+        let to = format!("CARGO_BIN_EXE_{}", manifest::binary_name(step, "", owner));
         if text.contains(&from) {
             std::fs::write(&path, text.replace(&from, &to))?;
         }
@@ -336,11 +352,13 @@ mod tests {
             out,
             "fn main() {
     let a = 1;
+    // ANCHOR: lesson
     // TODO(exercise 2)
     // Do the lesson.
     // Second line.
     // (The book's \"Step 2\" chapter has hints. Grade it: make check STEP=2)
     skip(a);
+    // ANCHOR_END: lesson
     done();
 }
 "

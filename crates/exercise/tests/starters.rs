@@ -3,6 +3,7 @@
 //! its TODO places, and makes a manifest cargo reads; and `make exercise` never loses a copy.
 
 use exercise::catalog::{EXERCISES, exercise};
+use exercise::manifest::Owner;
 use exercise::starter::{MadeCopy, TODO_MARK, make_copy, prepare, todo_places};
 use exercise::{repo_root, solution_dir};
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ fn every_exercise_makes_a_starter_from_its_step() {
         let step = exercise.step;
         let solution = solution_dir(&root, step).unwrap();
         let dest = base.join(format!("step{step}"));
-        let todos = prepare(&root, exercise, &solution, &dest)
+        let todos = prepare(&root, exercise, &solution, &dest, Owner::Attendee)
             .unwrap_or_else(|e| panic!("step {step}: {e:#}"));
         assert_eq!(todos.len(), exercise.edits.len(), "step {step}: {todos:?}");
         assert_eq!(todos, todo_places(&dest, step).unwrap());
@@ -54,7 +55,9 @@ fn every_exercise_makes_a_starter_from_its_step() {
                 edit.anchor
             );
             assert!(starter.contains(TODO_MARK), "step {step}: {}", edit.file);
-            assert!(!starter.contains(&format!("ANCHOR: {}", edit.anchor)));
+            // The markers stay, so that the solution put back is the solution, line for line.
+            assert!(starter.contains(&format!("// ANCHOR: {}\n", edit.anchor)));
+            assert!(starter.contains(&format!("// ANCHOR_END: {}\n", edit.anchor)));
         }
         // The binaries are renamed everywhere the tests name them.
         let contract = std::fs::read_to_string(dest.join("tests/contract.rs")).unwrap();
@@ -165,6 +168,9 @@ fn make_exercise_never_loses_a_copy() {
     };
     let old = moved_aside.expect("the old copy is moved aside");
     assert!(old.join("src/my-work.rs").is_file(), "{}", old.display());
+    // It no longer builds into the shared target directory, where it would share the new
+    // copy's compiled units.
+    assert!(!old.join(".cargo/config.toml").exists());
     assert!(
         old.file_name()
             .unwrap()
