@@ -152,152 +152,185 @@ pub fn advise(
     run: &TestRun,
     filters: &[String],
 ) -> Result<Advice> {
-    let total = run.passed.len() + run.failed.len();
-    let chosen = if filters.is_empty() {
-        String::new()
-    } else {
-        format!(" (only those matching TEST={})", filters.join(" "))
+    if run.ran && run.passed.is_empty() && run.failed.is_empty() {
+        return Ok(no_test_matched(step, filters));
+    }
+    let scope = Scope {
+        step,
+        exercise,
+        run,
+        filters,
     };
-    let mut text = String::new();
-    let chapter = chapter(step, exercise);
-    match target {
-        Target::Solution { dir } => {
-            let dir = shown(root, dir);
-            if !run.ran {
-                let _ = writeln!(
-                    text,
-                    "==> check: the solution in {dir}/ did not build, or its tests did not run: cargo's error is above.\n    That is a bug of the workshop, not yours: please report it."
-                );
-                return Ok(Advice {
-                    passed: false,
-                    text,
-                });
-            }
-            if total == 0 {
-                return Ok(no_test_matched(step, filters));
-            }
-            if run.failed.is_empty() {
-                let _ = writeln!(
-                    text,
-                    "==> check: passed: the solution in {dir}/ passes step {step}'s contract{chosen}, {total} tests."
-                );
-                if exercise.is_some() {
-                    let _ = writeln!(
-                        text,
-                        "    To do the exercise: make exercise STEP={step} makes your copy in exercises/; make check STEP={step} then grades your copy."
-                    );
-                }
-                return Ok(Advice { passed: true, text });
-            }
+    Ok(match target {
+        Target::Solution { dir } => scope.solution(&shown(root, dir)),
+        Target::Copy { dir, .. } => scope.copy(&shown(root, dir), &todo_places(dir, step)?),
+    })
+}
+
+/// One check's results, and what it ran.
+struct Scope<'a> {
+    step: u32,
+    exercise: Option<&'a Exercise>,
+    run: &'a TestRun,
+    filters: &'a [String],
+}
+
+impl Scope<'_> {
+    fn total(&self) -> usize {
+        self.run.passed.len() + self.run.failed.len()
+    }
+
+    /// " (only those matching TEST=…)" when the attendee chose tests.
+    fn chosen(&self) -> String {
+        if self.filters.is_empty() {
+            String::new()
+        } else {
+            format!(" (only those matching TEST={})", self.filters.join(" "))
+        }
+    }
+
+    fn failed_list(&self, text: &mut String, whose: &str) {
+        let _ = writeln!(
+            text,
+            "==> check: {} of {} tests failed in {whose}{}:",
+            self.run.failed.len(),
+            self.total(),
+            self.chosen()
+        );
+        for name in &self.run.failed {
+            let _ = writeln!(text, "      {name}");
+        }
+    }
+
+    fn solution(&self, dir: &str) -> Advice {
+        let step = self.step;
+        let mut text = String::new();
+        if !self.run.ran {
             let _ = writeln!(
                 text,
-                "==> check: {} of {total} tests failed in the solution in {dir}/{chosen}:",
-                run.failed.len()
+                "==> check: the solution in {dir}/ did not build, or its tests did not run: cargo's error is above.\n    That is a bug of the workshop, not yours: please report it."
             );
-            list(&mut text, &run.failed);
-            let _ = writeln!(
-                text,
-                "    The solution should pass. Are Postgres, Valkey and Kafka up? make services-status says. If they are, run the first failing test alone (make check STEP={step} TEST={}); if it still fails, it is a bug of the workshop: please report it with its output.",
-                run.failed[0]
-            );
-            Ok(Advice {
+            return Advice {
                 passed: false,
                 text,
-            })
+            };
         }
-        Target::Copy { dir, .. } => {
-            let shown_dir = shown(root, dir);
-            let todos = todo_places(dir, step)?;
-            if !run.ran {
-                let _ = writeln!(
-                    text,
-                    "==> check: your copy in {shown_dir}/ does not build: the compiler's first error is above."
-                );
-                let _ = writeln!(
-                    text,
-                    "==> next: fix it where the error points (`cargo build` in {shown_dir}/ shows the errors again, faster), then make check STEP={step} again."
-                );
-                todo_list(&mut text, &shown_dir, &todos, step);
-                return Ok(Advice {
-                    passed: false,
-                    text,
-                });
-            }
-            if total == 0 {
-                return Ok(no_test_matched(step, filters));
-            }
-            if run.failed.is_empty() {
-                let _ = writeln!(
-                    text,
-                    "==> check: passed: your copy in {shown_dir}/ passes step {step}'s contract{chosen}, {total} tests."
-                );
-                if !filters.is_empty() {
-                    let _ = writeln!(
-                        text,
-                        "==> next: the whole contract: make check STEP={step} (without TEST)."
-                    );
-                } else {
-                    let _ = writeln!(
-                        text,
-                        "==> next: compare your code with the solution: make exercise-diff STEP={step}. Then on to the next chapter."
-                    );
-                }
-                if !todos.is_empty() {
-                    let _ = writeln!(
-                        text,
-                        "    ({} TODO(exercise {step}) comment(s) are still in your copy: remove them when you are done.)",
-                        todos.len()
-                    );
-                }
-                return Ok(Advice { passed: true, text });
-            }
+        if self.run.failed.is_empty() {
             let _ = writeln!(
                 text,
-                "==> check: {} of {total} tests failed in your copy in {shown_dir}/{chosen}:",
-                run.failed.len()
+                "==> check: passed: the solution in {dir}/ passes step {step}'s contract{}, {} tests.",
+                self.chosen(),
+                self.total()
             );
-            list(&mut text, &run.failed);
-            let _ = writeln!(
-                text,
-                "    Each one's assertion is above, after `panicked at`."
-            );
-            let expected: BTreeSet<&str> = exercise
-                .map(|e| e.failing.iter().copied().collect())
-                .unwrap_or_default();
-            let others: Vec<String> = run
-                .failed
-                .iter()
-                .filter(|name| !expected.contains(name.as_str()))
-                .cloned()
-                .collect();
-            if todos.is_empty() {
+            if self.exercise.is_some() {
                 let _ = writeln!(
                     text,
-                    "==> next: no TODO(exercise {step}) is left in your copy, and these tests still fail. Read the first one's assertion above, then the hints in {chapter}, one at a time."
+                    "    To do the exercise: make exercise STEP={step} makes your copy in exercises/; make check STEP={step} then grades your copy."
+                );
+            }
+            return Advice { passed: true, text };
+        }
+        self.failed_list(&mut text, &format!("the solution in {dir}/"));
+        let _ = writeln!(
+            text,
+            "    The solution should pass. Are Postgres, Valkey and Kafka up? make services-status says. If they are, run the first failing test alone (make check STEP={step} TEST={}); if it still fails, it is a bug of the workshop: please report it with its output.",
+            self.run.failed[0]
+        );
+        Advice {
+            passed: false,
+            text,
+        }
+    }
+
+    fn copy(&self, dir: &str, todos: &[TodoPlace]) -> Advice {
+        let step = self.step;
+        let mut text = String::new();
+        if !self.run.ran {
+            let _ = writeln!(
+                text,
+                "==> check: your copy in {dir}/ does not build: the compiler's first error is above."
+            );
+            let _ = writeln!(
+                text,
+                "==> next: fix it where the error points (`cargo build` in {dir}/ shows the errors again, faster), then make check STEP={step} again."
+            );
+            todo_list(&mut text, dir, todos, step);
+            return Advice {
+                passed: false,
+                text,
+            };
+        }
+        if self.run.failed.is_empty() {
+            let _ = writeln!(
+                text,
+                "==> check: passed: your copy in {dir}/ passes step {step}'s contract{}, {} tests.",
+                self.chosen(),
+                self.total()
+            );
+            if self.filters.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "==> next: compare your code with the solution: make exercise-diff STEP={step}. Then on to the next chapter."
                 );
             } else {
                 let _ = writeln!(
                     text,
-                    "==> next: write the code the TODO(exercise {step}) comments ask for; the task, hints and solution are in {chapter}."
+                    "==> next: the whole contract: make check STEP={step} (without TEST)."
                 );
-                todo_list(&mut text, &shown_dir, &todos, step);
             }
-            if !others.is_empty() && exercise.is_some() {
+            if !todos.is_empty() {
                 let _ = writeln!(
                     text,
-                    "    Not the exercise's own tests, and failing too: {}. `make exercise-diff STEP={step}` lists everything your copy changes in the step.",
-                    others.join(", ")
+                    "    ({} TODO(exercise {step}) comment(s) are still in your copy: remove them when you are done.)",
+                    todos.len()
                 );
             }
+            return Advice { passed: true, text };
+        }
+        self.failed_list(&mut text, &format!("your copy in {dir}/"));
+        let _ = writeln!(
+            text,
+            "    Each one's assertion is above, after `panicked at`."
+        );
+        let chapter = chapter(step, self.exercise);
+        if todos.is_empty() {
             let _ = writeln!(
                 text,
-                "    Then make check STEP={step} again; one test at a time: make check STEP={step} TEST={}",
-                run.failed[0]
+                "==> next: no TODO(exercise {step}) is left in your copy, and these tests still fail. Read the first one's assertion above, then the hints in {chapter}, one at a time."
             );
-            Ok(Advice {
-                passed: false,
+        } else {
+            let _ = writeln!(
                 text,
-            })
+                "==> next: write the code the TODO(exercise {step}) comments ask for; the task, hints and solution are in {chapter}."
+            );
+            todo_list(&mut text, dir, todos, step);
+        }
+        let expected: BTreeSet<&str> = self
+            .exercise
+            .map(|e| e.failing.iter().copied().collect())
+            .unwrap_or_default();
+        let others: Vec<&str> = self
+            .run
+            .failed
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !expected.contains(name))
+            .collect();
+        if !others.is_empty() && self.exercise.is_some() {
+            let _ = writeln!(
+                text,
+                "    Not the exercise's own tests, and failing too: {}. `make exercise-diff STEP={step}` lists everything your copy changes in the step.",
+                others.join(", ")
+            );
+        }
+        let _ = writeln!(
+            text,
+            "    Then make check STEP={step} again; one test at a time: make check STEP={step} TEST={}",
+            self.run.failed[0]
+        );
+        Advice {
+            passed: false,
+            text,
         }
     }
 }
@@ -323,12 +356,6 @@ fn todo_list(text: &mut String, dir: &str, todos: &[TodoPlace], step: u32) {
     );
     for todo in todos {
         let _ = writeln!(text, "      {dir}/{}:{}", todo.file, todo.line);
-    }
-}
-
-fn list(text: &mut String, names: &[String]) {
-    for name in names {
-        let _ = writeln!(text, "      {name}");
     }
 }
 
