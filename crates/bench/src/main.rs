@@ -76,9 +76,11 @@ impl Cli {
         };
         if let Some(rounds) = self.rounds {
             settings.rounds = rounds.max(1);
+            settings.fit_to_limit = false;
         }
         if let Some(segment) = self.segment {
             settings.segment = segment;
+            settings.fit_to_limit = false;
         }
         if let Some(connections) = self.connections {
             settings.connections = connections.max(1);

@@ -77,6 +77,9 @@ pub async fn run(
 
     let variants = Variant::all(&steps);
     let cells = Cell::all(&settings.workloads);
+    // Every round inside the time limit, however many steps there are to measure.
+    let fitted = settings.fitted(variants.len(), cells.len());
+    let settings = &fitted;
     let schedule = plan::schedule(settings.rounds, cells.len(), variants.len());
     let mut progress = Progress::new(schedule.len(), started);
     progress.say(&format!(
