@@ -239,6 +239,9 @@ pub struct Settings {
     /// Extra environment for every variant's services (`--env`), after the bench's own: to
     /// measure a setting, e.g. `OTEL_BSP_MAX_EXPORT_BATCH_SIZE=2048`.
     pub service_env: Vec<(String, String)>,
+    /// The user-services' `DATABASE_MAX_CONNECTIONS`: every variant runs at once against one
+    /// Postgres (see `fitted`).
+    pub database_pool: u32,
     /// Whether `fitted` may shorten the segments and drop rounds so that every round fits in
     /// the time limit (off when `--rounds` or `--segment` was given).
     pub fit_to_limit: bool,
@@ -251,6 +254,12 @@ pub struct Settings {
 const SEGMENT_OVERHEAD: Duration = Duration::from_millis(600);
 /// Shorter segments than this measure the start of a window more than the window.
 const MIN_SEGMENT: Duration = Duration::from_millis(600);
+/// Clients Postgres accepts (its default `max_connections`), and those kept for everything
+/// else: the bench's own seeding, `psql`, the tests' admin connections.
+const POSTGRES_CLIENTS: u32 = 100;
+const POSTGRES_RESERVE: u32 = 20;
+/// The services' own default pool size.
+const DEFAULT_POOL: u32 = 10;
 /// Start-up of the variants' services, before the warm-up.
 const START_UP: Duration = Duration::from_secs(12);
 
@@ -269,6 +278,7 @@ impl Settings {
             seed_users: 20,
             workloads: Workload::ALL.to_vec(),
             service_env: Vec::new(),
+            database_pool: DEFAULT_POOL,
             fit_to_limit: true,
         }
     }
@@ -286,8 +296,17 @@ impl Settings {
     /// below `MIN_SEGMENT`), then rounds dropped (not below one). Six steps make 16 variants,
     /// and the default 3 rounds of 1.6 s segments would need 10 minutes: the run stopped
     /// part-way through its second round.
+    ///
+    /// And every variant's Postgres pool within what Postgres accepts: 16 pools of 10 are more
+    /// than its 100 clients, and the last services to connect got "too many clients already"
+    /// (503s, and `POST /users` at a tenth of step 1's rate from step 4 on, in every run with
+    /// all six steps until this).
     pub fn fitted(&self, variants: usize, cells: usize) -> Self {
         let mut fitted = self.clone();
+        if variants > 0 {
+            let share = (POSTGRES_CLIENTS - POSTGRES_RESERVE) / variants as u32;
+            fitted.database_pool = share.clamp(2, DEFAULT_POOL);
+        }
         if !self.fit_to_limit || self.quick || variants * cells == 0 {
             return fitted;
         }
@@ -405,6 +424,20 @@ mod tests {
         let sixteen = settings.fitted(16, 6);
         assert_eq!(sixteen.rounds, 2);
         assert!(sixteen.segment < settings.segment, "{:?}", sixteen.segment);
+    }
+
+    #[test]
+    fn every_pool_together_stays_within_postgres_clients() {
+        for variants in 1..=16 {
+            let pool = Settings::full().fitted(variants, 6).database_pool;
+            assert!((2..=DEFAULT_POOL).contains(&pool), "{variants}: {pool}");
+            assert!(
+                pool * variants as u32 <= POSTGRES_CLIENTS - POSTGRES_RESERVE,
+                "{variants} variants × {pool} connections"
+            );
+        }
+        assert_eq!(Settings::full().fitted(7, 6).database_pool, 10);
+        assert_eq!(Settings::full().fitted(16, 6).database_pool, 5);
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Meta {
     pub max_drain: Duration,
     pub connections: usize,
     pub rate_fraction: f64,
+    /// Each user-service's Postgres pool (`DATABASE_MAX_CONNECTIONS`).
+    pub database_pool: u32,
     /// Wall time of the whole run.
     pub duration: Duration,
     /// How it was started, e.g. `make bench`.
@@ -290,14 +292,15 @@ impl Report {
         let _ = writeln!(
             out,
             "| run | {} round(s) × {} cell(s) × {} variants, {:.1} s per segment, {} connections \
-             at saturation, fixed rate = {:.0} % of the slowest variant's saturation throughput; \
-             {} in all |",
+             at saturation, fixed rate = {:.0} % of the slowest variant's saturation throughput, \
+             {} Postgres connections per user-service; {} in all |",
             meta.rounds,
             self.cell_kinds().len(),
             self.variants.len(),
             meta.segment.as_secs_f64(),
             meta.connections,
             meta.rate_fraction * 100.0,
+            meta.database_pool,
             minutes(meta.duration)
         );
         let _ = writeln!(out, "| command | `{}` |\n", meta.command);

@@ -196,6 +196,7 @@ pub async fn run(
             max_drain: settings.max_drain,
             connections: settings.connections,
             rate_fraction: settings.rate_fraction,
+            database_pool: settings.database_pool,
             duration: started.elapsed(),
             command: options.command.clone(),
         },

@@ -165,7 +165,11 @@ impl Running {
         };
         options = options
             .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-            .env("RUST_LOG", SERVICE_LOG_FILTER);
+            .env("RUST_LOG", SERVICE_LOG_FILTER)
+            .env(
+                "DATABASE_MAX_CONNECTIONS",
+                settings.database_pool.to_string(),
+            );
         for (key, value) in &settings.service_env {
             options = options.env(key, value);
         }

@@ -328,6 +328,7 @@ fn synthetic_report() -> Report {
             max_drain: Duration::from_millis(500),
             connections: 16,
             rate_fraction: 0.5,
+            database_pool: 10,
             duration: Duration::from_secs(271),
             command: "make bench".into(),
         },

@@ -23,7 +23,7 @@ use crate::{events, server, shutdown};
 const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn run(config: UserServiceConfig) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(&config.database_url, config.database_max_connections).await?;
     crate::metrics::observe_connection_pool(store.pool().clone());
     let cache = UserCache::new(
         &config.redis_url,

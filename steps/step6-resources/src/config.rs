@@ -20,6 +20,9 @@ pub struct UserServiceConfig {
     pub listen_addr: SocketAddr,
     /// `DATABASE_URL`: the database is created if it does not exist.
     pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`: the Postgres pool's size. Postgres accepts 100 clients by
+    /// default, for every process together: many instances on one server need fewer each.
+    pub database_max_connections: u32,
     /// `REDIS_URL`: Valkey (or Redis) for the read-through cache.
     pub redis_url: String,
     /// `CACHE_KEY_PREFIX`: namespace of this service's keys in a shared Valkey.
@@ -44,6 +47,7 @@ impl UserServiceConfig {
                 "DATABASE_URL",
                 "postgres://postgres:postgres@127.0.0.1:5432/users",
             ),
+            database_max_connections: pool_size("DATABASE_MAX_CONNECTIONS", "10")?,
             redis_url: text("REDIS_URL", "redis://127.0.0.1:6379"),
             cache_key_prefix: text("CACHE_KEY_PREFIX", "user-service"),
             cache_ttl: Duration::from_secs(parsed("CACHE_TTL_SECONDS", "300")?),
@@ -78,6 +82,19 @@ impl EmailServiceConfig {
             failure_rate,
         })
     }
+}
+
+/// A pool size: at least one connection (a pool of none would make every query wait).
+fn pool_size(name: &'static str, default: &str) -> Result<u32, ConfigError> {
+    let size: u32 = parsed(name, default)?;
+    if size == 0 {
+        return Err(ConfigError {
+            name,
+            value: size.to_string(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(size)
 }
 
 /// The variable's value, or the default when it is unset or empty.

@@ -110,14 +110,14 @@ pub struct Store {
 
 impl Store {
     /// Connect, creating the database if needed, and run the migrations.
-    pub async fn connect(url: &str) -> Result<Self, StartError> {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StartError> {
         let unreachable = |cause| StartError::Unreachable {
             url: redact_url(url),
             cause,
         };
         create_database_if_missing(url).await.map_err(unreachable)?;
         let pool = PgPoolOptions::new()
-            .max_connections(10)
+            .max_connections(max_connections)
             .acquire_timeout(POOL_TIMEOUT)
             .connect(url)
             .await

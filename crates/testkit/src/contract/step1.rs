@@ -662,6 +662,21 @@ pub async fn start_up_errors_are_clear(binaries: &StepBinaries) {
     assert_eq!(status.code(), Some(2), "{output}");
     assert!(output.contains("CACHE_TTL_SECONDS"), "{output}");
 
+    // A pool of no connections would make every query wait for ever.
+    let mut process = ServiceProcess::spawn(
+        SpawnOptions::new("user-service", &binaries.user_service, "USER_SERVICE_ADDR")
+            .env("DATABASE_MAX_CONNECTIONS", "0")
+            .ready_path(None),
+    )
+    .await;
+    let status = process.wait_exit(Duration::from_secs(10)).await;
+    let output = process.output();
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("DATABASE_MAX_CONNECTIONS") && output.contains("at least 1"),
+        "{output}"
+    );
+
     let mut process = ServiceProcess::spawn(
         SpawnOptions::new(
             "email-service",
