@@ -651,45 +651,41 @@ pub async fn start_up_errors_are_clear(binaries: &StepBinaries) {
         "said once: {output}"
     );
 
-    let mut process = ServiceProcess::spawn(
-        SpawnOptions::new("user-service", &binaries.user_service, "USER_SERVICE_ADDR")
-            .env("CACHE_TTL_SECONDS", "soon")
-            .ready_path(None),
+    let user_service =
+        || SpawnOptions::new("user-service", &binaries.user_service, "USER_SERVICE_ADDR");
+    exits_on_a_bad_variable(
+        user_service().env("CACHE_TTL_SECONDS", "soon"),
+        &["CACHE_TTL_SECONDS"],
     )
     .await;
-    let status = process.wait_exit(Duration::from_secs(10)).await;
-    let output = process.output();
-    assert_eq!(status.code(), Some(2), "{output}");
-    assert!(output.contains("CACHE_TTL_SECONDS"), "{output}");
-
     // A pool of no connections would make every query wait for ever.
-    let mut process = ServiceProcess::spawn(
-        SpawnOptions::new("user-service", &binaries.user_service, "USER_SERVICE_ADDR")
-            .env("DATABASE_MAX_CONNECTIONS", "0")
-            .ready_path(None),
+    exits_on_a_bad_variable(
+        user_service().env("DATABASE_MAX_CONNECTIONS", "0"),
+        &["DATABASE_MAX_CONNECTIONS", "at least 1"],
     )
     .await;
-    let status = process.wait_exit(Duration::from_secs(10)).await;
-    let output = process.output();
-    assert_eq!(status.code(), Some(2), "{output}");
-    assert!(
-        output.contains("DATABASE_MAX_CONNECTIONS") && output.contains("at least 1"),
-        "{output}"
-    );
-
-    let mut process = ServiceProcess::spawn(
+    exits_on_a_bad_variable(
         SpawnOptions::new(
             "email-service",
             &binaries.email_service,
             "EMAIL_SERVICE_ADDR",
         )
-        .env("EMAIL_FAILURE_RATE", "1.5")
-        .ready_path(None),
+        .env("EMAIL_FAILURE_RATE", "1.5"),
+        &["EMAIL_FAILURE_RATE"],
     )
     .await;
+}
+
+/// The service, started with a variable it cannot use, exits with code 2 and a message that
+/// says each of `says`.
+async fn exits_on_a_bad_variable(options: SpawnOptions, says: &[&str]) {
+    let mut process = ServiceProcess::spawn(options.ready_path(None)).await;
     let status = process.wait_exit(Duration::from_secs(10)).await;
-    assert_eq!(status.code(), Some(2), "{}", process.output());
-    assert!(process.output().contains("EMAIL_FAILURE_RATE"));
+    let output = process.output();
+    assert_eq!(status.code(), Some(2), "{output}");
+    for text in says {
+        assert!(output.contains(text), "does not say {text:?}: {output}");
+    }
 }
 
 /// SIGTERM while a request is in flight: the request completes, then the process exits 0.
