@@ -159,7 +159,7 @@ fn diff(root: &Path, step: u32) -> Result<bool> {
 }
 
 /// `make test-exercises`: for every exercise, a fresh starter (in target/exercise-selftest/)
-/// builds, fails exactly its exercise's tests with advice that names its TODO places, and
+/// builds, fails its exercise's tests with advice that names its TODO places, and
 /// passes the tests the chapter says must keep passing; and that with the solution's code put
 /// back in the copy, all of them pass and the check says "passed".
 fn selftest(root: &Path, steps: &[u32]) -> Result<bool> {
