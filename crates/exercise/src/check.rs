@@ -386,7 +386,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!(
             "exercise-advice-{}-{}",
             std::process::id(),
-            fastrand_suffix()
+            unique_suffix()
         ));
         let dir = root.join("exercises/step2-traces");
         std::fs::create_dir_all(dir.join("src")).unwrap();
@@ -406,7 +406,7 @@ mod tests {
         (root, target)
     }
 
-    fn fastrand_suffix() -> u128 {
+    fn unique_suffix() -> u128 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())

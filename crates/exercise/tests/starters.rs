@@ -4,7 +4,7 @@
 
 use exercise::catalog::{EXERCISES, exercise};
 use exercise::manifest::Owner;
-use exercise::starter::{MadeCopy, TODO_MARK, make_copy, prepare, todo_places};
+use exercise::starter::{MadeCopy, TODO_MARK, copy_tree, make_copy, prepare, todo_places};
 use exercise::{repo_root, solution_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -121,20 +121,9 @@ fn small_repo() -> PathBuf {
     copy_tree(
         &solution,
         &root.join("steps").join(solution.file_name().unwrap()),
-    );
+    )
+    .unwrap();
     root
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]
